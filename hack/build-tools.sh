@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kwok) and the CLI tools (helm, grpcurl) from public Go modules,
+# into a cache outside the checkout keyed by version. A binary that is already
+# cached is not rebuilt. Usage: hack/build-tools.sh [tool...]  (default: all)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+cache=${CHRONOVERSE_CACHE:-$HOME/.cache/chronoverse}
+bin="$cache/bin"
+work="$cache/build"
+mkdir -p "$bin" "$work"
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
+
+log() { printf '[build-tools] %s\n' "$*" >&2; }
+
+# have NAME VERSION -> true when the versioned binary is already cached
+have() { [ -x "$bin/$1-$2" ]; }
+
+# link NAME VERSION -> stable name used by scripts
+link() { ln -sfn "$1-$2" "$bin/$1"; }
+
+build_kubernetes() {
+  local k=$KUBERNETES_VERSION s="v0.${KUBERNETES_VERSION#1.}" minor
+  minor=${k#1.}; minor=${minor%%.*}
+  if have kube-apiserver "$k" && have kube-controller-manager "$k" && have kube-scheduler "$k"; then
+    for c in kube-apiserver kube-controller-manager kube-scheduler; do link "$c" "$k"; done
+    return
+  fi
+  log "building Kubernetes v$k (cold build: tens of minutes)"
+  local d="$work/k8s-$k"
+  mkdir -p "$d"
+  (
+    cd "$d"
+    [ -f go.mod ] || go mod init local/k8sbins >/dev/null 2>&1
+    go mod edit -go=1.24.0 -godebug=default=go1.24
+    local kmod
+    kmod=$(go mod download -json "k8s.io/kubernetes@v$k" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+    # Every k8s.io staging module maps to the v0.x.y release matching v1.x.y.
+    for m in $(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => \./staging/.*#\1#p' "$kmod"); do
+      go mod edit -replace="$m=$m@$s"
+    done
+    go get "k8s.io/kubernetes/cmd/kube-apiserver@v$k" "k8s.io/kubernetes/cmd/kube-controller-manager@v$k" \
+      "k8s.io/kubernetes/cmd/kube-scheduler@v$k"
+    local v="-X k8s.io/component-base/version.gitVersion=v$k -X k8s.io/component-base/version.gitMajor=1"
+    v+=" -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+    v+=" -X k8s.io/client-go/pkg/version.gitVersion=v$k -X k8s.io/client-go/pkg/version.gitMajor=1"
+    v+=" -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+    for c in kube-apiserver kube-controller-manager kube-scheduler; do
+      go build -ldflags "-s -w $v" -o "$bin/$c-$k.tmp" "k8s.io/kubernetes/cmd/$c"
+      mv "$bin/$c-$k.tmp" "$bin/$c-$k"
+      link "$c" "$k"
+    done
+  )
+}
+
+build_etcd() {
+  have etcd "$ETCD_VERSION" || {
+    log "building etcd v$ETCD_VERSION"
+    local d="$work/etcd-$ETCD_VERSION"
+    mkdir -p "$d"
+    (
+      cd "$d"
+      [ -f go.mod ] || go mod init local/etcdbin >/dev/null 2>&1
+      go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
+      go build -ldflags "-s -w" -o "$bin/etcd-$ETCD_VERSION.tmp" go.etcd.io/etcd/server/v3
+      mv "$bin/etcd-$ETCD_VERSION.tmp" "$bin/etcd-$ETCD_VERSION"
+    )
+  }
+  link etcd "$ETCD_VERSION"
+}
+
+# go_install NAME VERSION PACKAGE@VERSION [ldflags]
+go_install() {
+  local name=$1 version=$2 pkg=$3 ldflags=${4:-}
+  have "$name" "$version" || {
+    log "building $name v$version"
+    local d
+    d=$(mktemp -d)
+    GOBIN="$d" go install -ldflags "-s -w $ldflags" "$pkg"
+    mv "$d/$name" "$bin/$name-$version"
+    rm -rf "$d"
+  }
+  link "$name" "$version"
+}
+
+build_kwok() { go_install kwok "$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"; }
+build_helm() {
+  go_install helm "$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" \
+    "-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
+}
+build_grpcurl() {
+  go_install grpcurl "$GRPCURL_VERSION" "github.com/fullstorydev/grpcurl/cmd/grpcurl@v$GRPCURL_VERSION" \
+    "-X main.version=v$GRPCURL_VERSION"
+}
+
+tools=("$@")
+[ ${#tools[@]} -gt 0 ] || tools=(etcd kwok kubernetes helm grpcurl)
+for t in "${tools[@]}"; do "build_$t"; done
+log "binaries ready in $bin"

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# The local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler and kwok (one simulated node), all on 127.0.0.1, built by
+# hack/build-tools.sh. Usage: hack/cluster.sh up|down|status|env
+#   up      build binaries if needed, start everything, wait for /readyz and a Ready node
+#   down    stop every process `up` started (and nothing else)
+#   status  exit 0 when the apiserver answers /readyz
+#   env     print `export KUBECONFIG=...`
+# State (certs, etcd data, logs, pids, kubeconfig) lives in $CLUSTER_DIR
+# (default: <repo>/.cluster); the admin kubeconfig is $CLUSTER_DIR/kubeconfig.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/hack/versions.env"
+cache=${CHRONOVERSE_CACHE:-$HOME/.cache/chronoverse}
+bin="$cache/bin"
+dir=${CLUSTER_DIR:-$root/.cluster}
+api_port=${CLUSTER_APISERVER_PORT:-6443}
+etcd_port=${CLUSTER_ETCD_PORT:-2379}
+etcd_peer_port=${CLUSTER_ETCD_PEER_PORT:-2380}
+kwok_port=${CLUSTER_KWOK_PORT:-10247}
+kubeconfig="$dir/kubeconfig"
+node=kwok-node-0
+token_file="$dir/admin-token"
+
+log() { printf '[cluster] %s\n' "$*" >&2; }
+
+# start NAME CMD... -> runs CMD in its own session, logs to $dir/logs/NAME.log
+start() {
+  local name=$1; shift
+  setsid "$@" >"$dir/logs/$name.log" 2>&1 < /dev/null &
+  echo $! >"$dir/pids/$name.pid"
+}
+
+alive() { [ -f "$dir/pids/$1.pid" ] && kill -0 "$(cat "$dir/pids/$1.pid")" 2>/dev/null; }
+
+# wait_for DESCRIPTION SECONDS CMD... -> polls CMD until it succeeds
+wait_for() {
+  local what=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then
+      log "timed out waiting for $what; last log lines:"
+      tail -n 20 "$dir"/logs/*.log >&2 || true
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+readyz() {
+  curl -fsS --max-time 2 --cacert "$dir/pki/ca.crt" -H "Authorization: Bearer $(cat "$token_file")" \
+    "https://127.0.0.1:$api_port/readyz" >/dev/null
+}
+
+status() { [ -f "$token_file" ] && readyz; }
+
+write_pki() {
+  [ -f "$dir/pki/apiserver.crt" ] && return
+  mkdir -p "$dir/pki"
+  (
+    cd "$dir/pki"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=chronoverse-local-ca" \
+      -keyout ca.key -out ca.crt 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout apiserver.key -out apiserver.csr 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n' >san.ext
+    openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile san.ext -out apiserver.crt 2>/dev/null
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    rm -f apiserver.csr san.ext
+  )
+  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$token_file"
+  printf '%s,admin,admin,"system:masters"\n' "$(cat "$token_file")" >"$dir/pki/tokens.csv"
+  chmod 600 "$token_file" "$dir/pki/tokens.csv" "$dir/pki/"*.key
+}
+
+write_kubeconfig() {
+  cat >"$kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+clusters:
+- name: chronoverse-local
+  cluster:
+    server: https://127.0.0.1:$api_port
+    certificate-authority: $dir/pki/ca.crt
+users:
+- name: admin
+  user:
+    token: $(cat "$token_file")
+contexts:
+- name: chronoverse-local
+  context: {cluster: chronoverse-local, user: admin, namespace: default}
+current-context: chronoverse-local
+YAML
+  chmod 600 "$kubeconfig"
+}
+
+write_kwok_config() {
+  mkdir -p "$dir/pod-logs"
+  {
+    printf 'kind: KwokConfiguration\napiVersion: config.kwok.x-k8s.io/v1alpha1\noptions: {}\n---\n'
+    cat "$root/hack/kwok/stages.yaml"
+  } >"$dir/kwok.yaml"
+}
+
+# kwok's Logs and ClusterLogs CRDs, from the kwok module's own source (in the
+# Go module cache), so tests can point a pod's log at a file.
+install_kwok_crds() {
+  local src
+  src=$(cd /tmp && GOFLAGS= go mod download -json "sigs.k8s.io/kwok@v$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+  kubectl --kubeconfig "$kubeconfig" apply -f "$src/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" \
+    -f "$src/kustomize/crd/bases/kwok.x-k8s.io_clusterlogs.yaml" >/dev/null
+}
+
+up() {
+  if status; then log "already running (KUBECONFIG=$kubeconfig)"; return; fi
+  down_quiet
+  "$root/hack/build-tools.sh" etcd kubernetes kwok
+  mkdir -p "$dir/logs" "$dir/pids" "$dir/etcd"
+  write_pki
+  write_kubeconfig
+  write_kwok_config
+  local t0=$SECONDS
+  start etcd "$bin/etcd" --name local --data-dir "$dir/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+    --initial-cluster "local=http://127.0.0.1:$etcd_peer_port" \
+    --unsafe-no-fsync --quota-backend-bytes 2147483648 --log-level warn
+  wait_for etcd 30 curl -fsS "http://127.0.0.1:$etcd_port/health"
+  start kube-apiserver "$bin/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+    --secure-port "$api_port" --tls-cert-file "$dir/pki/apiserver.crt" --tls-private-key-file "$dir/pki/apiserver.key" \
+    --client-ca-file "$dir/pki/ca.crt" --token-auth-file "$dir/pki/tokens.csv" --authorization-mode Node,RBAC \
+    --service-account-issuer "https://127.0.0.1:$api_port" --service-account-key-file "$dir/pki/sa.key" \
+    --service-account-signing-key-file "$dir/pki/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
+    --allow-privileged=true --disable-admission-plugins ServiceAccount --enable-priority-and-fairness=false \
+    --kubelet-preferred-address-types InternalIP,Hostname --endpoint-reconciler-type none \
+    --feature-gates PodLogsQuerySplitStreams=true
+  wait_for kube-apiserver 90 readyz
+  start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$kubeconfig" --leader-elect=false \
+    --controllers cronjob,job,garbagecollector,namespace,serviceaccount,podgc,ttl-after-finished \
+    --service-cluster-ip-range 10.96.0.0/16 --secure-port 0 --concurrent-gc-syncs 5
+  start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$kubeconfig" --leader-elect=false --secure-port 0
+  install_kwok_crds
+  start kwok "$bin/kwok" --kubeconfig "$kubeconfig" --manage-all-nodes=true \
+    --node-ip 127.0.0.1 --node-name localhost --node-port "$kwok_port" --server-address "127.0.0.1:$kwok_port" \
+    --cidr 10.244.0.0/16 --node-lease-duration-seconds 40 --config "$dir/kwok.yaml" --enable-crds Logs,ClusterLogs
+  kubectl --kubeconfig "$kubeconfig" apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Node
+metadata:
+  name: $node
+  annotations: {kwok.x-k8s.io/node: fake}
+  labels: {kubernetes.io/hostname: $node, kubernetes.io/os: linux, kubernetes.io/arch: amd64, type: kwok}
+YAML
+  wait_for "node $node Ready" 60 kubectl --kubeconfig "$kubeconfig" wait --for=condition=Ready "node/$node" --timeout=2s
+  for c in kube-controller-manager kube-scheduler kwok; do
+    alive "$c" || { log "$c exited:"; tail -n 30 "$dir/logs/$c.log" >&2; return 1; }
+  done
+  log "ready in $((SECONDS - t0))s"
+  cat <<TXT
+Local control plane is up (Kubernetes v$KUBERNETES_VERSION, etcd v$ETCD_VERSION, kwok v$KWOK_VERSION).
+  export KUBECONFIG=$kubeconfig
+  kubectl get nodes
+Logs: $dir/logs/   Stop it with: make cluster-down
+TXT
+}
+
+# stop every process recorded in $dir/pids: TERM, then KILL after 10 s.
+down_quiet() {
+  [ -d "$dir/pids" ] || return 0
+  local pids=() f
+  for f in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+    if alive "$f"; then pids+=("$(cat "$dir/pids/$f.pid")"); kill -TERM "$(cat "$dir/pids/$f.pid")" 2>/dev/null || true; fi
+  done
+  local deadline=$((SECONDS + 10)) p
+  for p in "${pids[@]}"; do
+    while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  rm -f "$dir"/pids/*.pid
+}
+
+down() {
+  down_quiet
+  # etcd data is throwaway: a fresh start keeps tests independent of earlier runs.
+  rm -rf "$dir/etcd"
+  log "stopped"
+}
+
+case ${1:-} in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  env) echo "export KUBECONFIG=$kubeconfig" ;;
+  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+esac

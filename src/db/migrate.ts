@@ -1,0 +1,21 @@
+// Runs the schema migrations with Kysely's migrator. Migrations are listed
+// here explicitly (not discovered from the file system) so that their order is
+// reviewed and bundling cannot drop one.
+import type { Kysely } from "kysely";
+import { type Migration, type MigrationResultSet, Migrator } from "kysely/migration";
+import * as users from "./migrations/0001_users.ts";
+
+export const migrations: Record<string, Migration> = {
+  "0001_users": users,
+};
+
+// biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema
+export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResultSet> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const result = await migrator.migrateToLatest();
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+    throw new Error(`migration ${failed} failed: ${String(result.error)}`, { cause: result.error });
+  }
+  return result;
+}

@@ -1,0 +1,83 @@
+// The ground is real: a Pod's log is read through the kube-apiserver's pods/log
+// subresource, which proxies to the kwok node; kwok serves the lines from a
+// CRI-format file named by a kwok `Logs` object.
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import * as k8s from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
+import { waitFor } from "../../support/wait.ts";
+
+function criLine(stream: "stdout" | "stderr", text: string): string {
+  return `${new Date().toISOString()} ${stream} F ${text}\n`;
+}
+
+describe("pod logs through the API", () => {
+  const kc = testKubeConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  let ns: TestNamespace;
+  let dir: string;
+  let logFile: string;
+
+  beforeAll(async () => {
+    ns = await createTestNamespace(kc);
+    dir = mkdtempSync(join(tmpdir(), "cv-logs-"));
+    logFile = join(dir, "main.log");
+    writeFileSync(logFile, criLine("stdout", "hello from the pod") + criLine("stderr", "a warning"));
+    await core.createNamespacedPod({
+      namespace: ns.name,
+      body: {
+        metadata: { name: "talker" },
+        spec: { containers: [{ name: "main", image: "busybox:1.36" }] },
+      },
+    });
+    await custom.createNamespacedCustomObject({
+      group: "kwok.x-k8s.io",
+      version: "v1alpha1",
+      namespace: ns.name,
+      plural: "logs",
+      body: {
+        apiVersion: "kwok.x-k8s.io/v1alpha1",
+        kind: "Logs",
+        metadata: { name: "talker" },
+        spec: { logs: [{ containers: ["main"], logsFile: logFile, follow: true }] },
+      },
+    });
+    await waitFor("the pod to run", async () => {
+      const p = await core.readNamespacedPod({ name: "talker", namespace: ns.name });
+      return p.status?.phase === "Running" ? p : undefined;
+    });
+  });
+
+  afterAll(async () => {
+    await ns.remove();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("reads the log lines of a running pod", async () => {
+    const text = await waitFor("the log to be served", async () => {
+      const log = await core.readNamespacedPodLog({ name: "talker", namespace: ns.name, container: "main" });
+      return log.includes("hello from the pod") ? log : undefined;
+    });
+    expect(text).toContain("a warning");
+  });
+
+  it("follows lines appended while the pod runs", async () => {
+    const received = new PassThrough();
+    let buffer = "";
+    received.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString();
+    });
+    const request = await new k8s.Log(kc).log(ns.name, "talker", "main", received, { follow: true });
+    try {
+      await waitFor("the first lines", () => (buffer.includes("hello from the pod") ? true : undefined));
+      appendFileSync(logFile, criLine("stdout", "written later"));
+      await waitFor("the appended line", () => (buffer.includes("written later") ? true : undefined));
+    } finally {
+      request.abort();
+    }
+  });
+});

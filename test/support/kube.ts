@@ -1,0 +1,28 @@
+// Access to the local control plane for integration tests: a KubeConfig for
+// the admin kubeconfig, and a namespace per test file that is removed after it.
+import { randomBytes } from "node:crypto";
+import * as k8s from "@kubernetes/client-node";
+import { inject } from "vitest";
+
+export function testKubeConfig(): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(inject("kubeconfig"));
+  return kc;
+}
+
+export interface TestNamespace {
+  name: string;
+  remove(): Promise<void>;
+}
+
+export async function createTestNamespace(kc: k8s.KubeConfig, prefix = "test"): Promise<TestNamespace> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const name = `${prefix}-${randomBytes(4).toString("hex")}`;
+  await core.createNamespace({ body: { metadata: { name, labels: { "chronoverse.dev/test": "true" } } } });
+  return {
+    name,
+    async remove() {
+      await core.deleteNamespace({ name }).catch(() => undefined);
+    },
+  };
+}
