@@ -4,9 +4,13 @@
 import type { Kysely } from "kysely";
 import { type Migration, type MigrationResultSet, Migrator } from "kysely/migration";
 import * as users from "./migrations/0001_users.ts";
+import * as notifications from "./migrations/0003_notifications.ts";
+import * as analytics from "./migrations/0004_analytics.ts";
 
 export const migrations: Record<string, Migration> = {
   "0001_users": users,
+  "0003_notifications": notifications,
+  "0004_analytics": analytics,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

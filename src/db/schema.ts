@@ -13,6 +13,46 @@ export interface UsersTable {
   updated_at: Generated<Timestamp>;
 }
 
+// Notifications service (migration 0003).
+export interface NotificationsTable {
+  id: string;
+  user_id: string;
+  kind: string;
+  payload: ColumnType<Record<string, unknown>, string, string>;
+  idempotency_key: string;
+  read_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+// Postgres bigint arrives as a string from pg; counters are written as numbers.
+type Counter = ColumnType<string, number | bigint | undefined, number | bigint | string>;
+
+// Analytics service (migration 0004): totals per workflow, and the per-job
+// ledger that makes recording a job exactly-once.
+export interface WorkflowAnalyticsTable {
+  workflow_id: string;
+  user_id: string;
+  total_jobs: Counter;
+  total_job_execution_duration_ms: Counter;
+  total_joblogs: Counter;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface AnalyticsJobsTable {
+  job_id: string;
+  workflow_id: string;
+  user_id: string;
+  execution_duration_ms: ColumnType<string | null, number | null | undefined, number | null>;
+  log_lines: Counter;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
+  notifications: NotificationsTable;
+  workflow_analytics: WorkflowAnalyticsTable;
+  analytics_jobs: AnalyticsJobsTable;
 }
