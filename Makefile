@@ -37,6 +37,10 @@ gen: deps ## regenerate TypeScript from proto/ (ts-proto via buf)
 	buf generate
 	biome format --write gen >/dev/null 2>&1 || true
 
+.PHONY: crds
+crds: deps ## regenerate crds/*.yaml from operator/api/v1alpha1 (TypeScript source of truth)
+	node hack/gen-crds.ts
+
 .PHONY: lint
 lint: deps ## format check, lint, type check, generated code is fresh
 	biome check .
