@@ -1,0 +1,204 @@
+// The one typed configuration of a Chronoverse process, read from the
+// environment once at start and validated with messages that name the
+// variable. Every variable and its default is listed in docs/api.md.
+import { readFileSync } from "node:fs";
+import { LOG_LEVELS, type LogLevel } from "./logging.ts";
+
+export const SERVICE_NAMES = ["users", "workflows", "jobs", "notifications", "analytics"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export const DEFAULT_PORTS: Record<ServiceName, number> = {
+  users: 50051,
+  workflows: 50052,
+  jobs: 50053,
+  notifications: 50054,
+  analytics: 50055,
+};
+
+/** Where a signing key comes from; `undefined` in Config means "generate a dev key". */
+export type KeySource = { kind: "env"; variable: string; value: string } | { kind: "file"; path: string };
+
+export interface TlsConfig {
+  certFile: string;
+  keyFile: string;
+  /** CA bundle: verifies client certificates (server side) and servers (client side). */
+  caFile: string | undefined;
+  /** Mutual TLS: the server rejects clients without a certificate signed by caFile. */
+  requireClientCert: boolean;
+}
+
+export interface Config {
+  /** Postgres URL; required by the services that own tables and by `migrate`. */
+  databaseUrl: string | undefined;
+  databaseMaxConnections: number;
+  /** Run database migrations before `serve` starts listening. */
+  migrateOnStart: boolean;
+  /** Interface the gRPC servers bind to. */
+  host: string;
+  ports: Record<ServiceName, number>;
+  /** host:port other processes use to reach each service (internal clients). */
+  addresses: Record<ServiceName, string>;
+  tls: TlsConfig | undefined;
+  maxMessageBytes: number;
+  /** How long graceful shutdown waits for in-flight calls before cancelling them. */
+  shutdownTimeoutMs: number;
+  tokens: {
+    userKey: KeySource | undefined;
+    serviceKey: KeySource | undefined;
+    userTokenTtlSeconds: number;
+    serviceTokenTtlSeconds: number;
+    /** Where generated development keys are kept so that separate processes agree. */
+    devKeyDir: string;
+  };
+  logLevel: LogLevel;
+  /** Kubernetes namespace holding this installation's objects. */
+  namespace: string;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Env = Record<string, string | undefined>;
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses "250ms", "30s", "5m", "24h", "1h30m" or a bare number of seconds into milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(trimmed)) return undefined;
+  let total = 0;
+  for (const [, amount, , unit] of trimmed.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(amount) * (DURATION_UNITS[unit as string] ?? Number.NaN);
+  }
+  return Number.isFinite(total) ? Math.round(total) : undefined;
+}
+
+function readNamespaceFile(): string | undefined {
+  try {
+    return (
+      readFileSync("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "utf8").trim() || undefined
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads and validates the configuration; throws a ConfigError listing every problem. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const get = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === "" ? undefined : value;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+  const duration = (name: string, fallbackMs: number): number => {
+    const raw = get(name);
+    if (raw === undefined) return fallbackMs;
+    const value = parseDuration(raw);
+    if (value === undefined || value <= 0) {
+      problems.push(`${name}=${JSON.stringify(raw)}: must be a duration such as 30s, 15m or 24h`);
+      return fallbackMs;
+    }
+    return value;
+  };
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const raw = get(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (["1", "true", "yes", "on"].includes(raw)) return true;
+    if (["0", "false", "no", "off"].includes(raw)) return false;
+    problems.push(`${name}=${JSON.stringify(raw)}: must be true or false`);
+    return fallback;
+  };
+  const key = (name: string): KeySource | undefined => {
+    const value = get(name);
+    const file = get(`${name}_FILE`);
+    if (value !== undefined && file !== undefined) {
+      problems.push(`${name} and ${name}_FILE are both set: choose one`);
+    }
+    if (file !== undefined) return { kind: "file", path: file };
+    if (value !== undefined) return { kind: "env", variable: name, value };
+    return undefined;
+  };
+
+  const databaseUrl = get("DATABASE_URL");
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push("DATABASE_URL: must be a postgres:// URL");
+  }
+
+  const host = get("CHRONOVERSE_HOST") ?? "0.0.0.0";
+  const ports = {} as Record<ServiceName, number>;
+  const addresses = {} as Record<ServiceName, string>;
+  for (const service of SERVICE_NAMES) {
+    const upper = service.toUpperCase();
+    ports[service] = integer(`CHRONOVERSE_${upper}_PORT`, DEFAULT_PORTS[service], 0, 65535);
+    addresses[service] = get(`CHRONOVERSE_${upper}_ADDRESS`) ?? `localhost:${ports[service]}`;
+  }
+
+  const certFile = get("CHRONOVERSE_TLS_CERT_FILE");
+  const keyFile = get("CHRONOVERSE_TLS_KEY_FILE");
+  const caFile = get("CHRONOVERSE_TLS_CA_FILE");
+  const clientAuth = get("CHRONOVERSE_TLS_CLIENT_AUTH") ?? "none";
+  let tls: TlsConfig | undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    problems.push("CHRONOVERSE_TLS_CERT_FILE and CHRONOVERSE_TLS_KEY_FILE: set both or neither");
+  } else if (certFile !== undefined && keyFile !== undefined) {
+    if (clientAuth !== "none" && clientAuth !== "require") {
+      problems.push(`CHRONOVERSE_TLS_CLIENT_AUTH=${JSON.stringify(clientAuth)}: must be none or require`);
+    }
+    if (clientAuth === "require" && caFile === undefined) {
+      problems.push("CHRONOVERSE_TLS_CLIENT_AUTH=require needs CHRONOVERSE_TLS_CA_FILE");
+    }
+    tls = { certFile, keyFile, caFile, requireClientCert: clientAuth === "require" };
+  } else if (clientAuth === "require") {
+    problems.push("CHRONOVERSE_TLS_CLIENT_AUTH=require needs CHRONOVERSE_TLS_CERT_FILE and _KEY_FILE");
+  }
+
+  const logLevel = (get("LOG_LEVEL") ?? "info").toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+
+  const userKey = key("CHRONOVERSE_USER_TOKEN_KEY");
+  const serviceKey = key("CHRONOVERSE_SERVICE_TOKEN_KEY");
+  if (userKey?.kind === "env" && serviceKey?.kind === "env" && userKey.value === serviceKey.value) {
+    problems.push("CHRONOVERSE_USER_TOKEN_KEY and CHRONOVERSE_SERVICE_TOKEN_KEY must differ");
+  }
+
+  const config: Config = {
+    databaseUrl,
+    databaseMaxConnections: integer("DATABASE_MAX_CONNECTIONS", 10, 1, 1000),
+    migrateOnStart: boolean("CHRONOVERSE_MIGRATE", true),
+    host,
+    ports,
+    addresses,
+    tls,
+    maxMessageBytes: integer("CHRONOVERSE_GRPC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+    shutdownTimeoutMs: duration("CHRONOVERSE_SHUTDOWN_TIMEOUT", 20_000),
+    tokens: {
+      userKey,
+      serviceKey,
+      userTokenTtlSeconds: Math.round(duration("CHRONOVERSE_USER_TOKEN_TTL", 24 * 3_600_000) / 1000),
+      serviceTokenTtlSeconds: Math.round(duration("CHRONOVERSE_SERVICE_TOKEN_TTL", 3_600_000) / 1000),
+      devKeyDir:
+        get("CHRONOVERSE_DEV_KEY_DIR") ??
+        `${env.XDG_CACHE_HOME ?? `${env.HOME ?? "/tmp"}/.cache`}/chronoverse/dev-keys`,
+    },
+    logLevel: logLevel as LogLevel,
+    namespace: get("CHRONOVERSE_NAMESPACE") ?? get("POD_NAMESPACE") ?? readNamespaceFile() ?? "default",
+  };
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+  }
+  return config;
+}
