@@ -1,7 +1,17 @@
 // Analytics rules from SPEC.md, pure: what a finished job adds to the
 // counters, and how stored totals become the uint32/uint64 wire fields.
 
+import { InvalidArgument } from "../../src/grpc/errors.ts";
+
 const UINT32_MAX = 0xffff_ffff;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A required uuid field (request field or recorder argument), lower-cased. */
+export function requireUuid(field: string, value: string): string {
+  if (value === "") throw new InvalidArgument(field, "is required");
+  if (!UUID.test(value)) throw new InvalidArgument(field, "must be a UUID");
+  return value.toLowerCase();
+}
 
 /**
  * Milliseconds a job ran: completed − started, zero when either is unknown

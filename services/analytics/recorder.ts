@@ -5,6 +5,7 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../../src/db/schema.ts";
 import { InvalidArgument } from "../../src/grpc/errors.ts";
+import { requireUuid } from "./domain.ts";
 import {
   type FinishedJob,
   insertFinishedJob,
@@ -32,13 +33,6 @@ export interface AnalyticsRecorder {
   recordJobLogLines(job: JobLogLines): Promise<number>;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function uuid(field: string, value: string): string {
-  if (!UUID.test(value)) throw new InvalidArgument(field, "must be a UUID");
-  return value.toLowerCase();
-}
-
 function instant(field: string, value: Date | null | undefined): Date | null {
   if (value === null || value === undefined) return null;
   if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
@@ -50,13 +44,13 @@ function instant(field: string, value: Date | null | undefined): Date | null {
 export function createAnalyticsRecorder(db: Kysely<Database>): AnalyticsRecorder {
   return {
     async recordWorkflowCreated(userId, workflowId) {
-      return insertWorkflow(db, uuid("userId", userId), uuid("workflowId", workflowId));
+      return insertWorkflow(db, requireUuid("userId", userId), requireUuid("workflowId", workflowId));
     },
     async recordJobFinished(job) {
       return insertFinishedJob(db, {
-        userId: uuid("userId", job.userId),
-        workflowId: uuid("workflowId", job.workflowId),
-        jobId: uuid("jobId", job.jobId),
+        userId: requireUuid("userId", job.userId),
+        workflowId: requireUuid("workflowId", job.workflowId),
+        jobId: requireUuid("jobId", job.jobId),
         startedAt: instant("startedAt", job.startedAt),
         completedAt: instant("completedAt", job.completedAt),
       });
@@ -66,9 +60,9 @@ export function createAnalyticsRecorder(db: Kysely<Database>): AnalyticsRecorder
         throw new InvalidArgument("lines", "must be a non-negative integer");
       }
       return upsertJobLogLines(db, {
-        userId: uuid("userId", job.userId),
-        workflowId: uuid("workflowId", job.workflowId),
-        jobId: uuid("jobId", job.jobId),
+        userId: requireUuid("userId", job.userId),
+        workflowId: requireUuid("workflowId", job.workflowId),
+        jobId: requireUuid("jobId", job.jobId),
         lines: job.lines,
       });
     },
