@@ -9,8 +9,9 @@ export interface UsersTable {
   email: string;
   password_hash: string;
   notification_preference: Generated<string>;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  // Timestamp already makes these optional on insert (defaults in the migration).
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 // Notifications service (migration 0003).
