@@ -1,0 +1,119 @@
+// `chronoverse serve <name|all>`: migrations (when a served service owns
+// tables), one gRPC server per service on its own port, and a graceful stop on
+// SIGTERM/SIGINT (a second signal exits at once).
+import type { Kysely } from "kysely";
+import { tokensFromConfig } from "../auth/tokens.ts";
+import type { Config, ServiceName } from "../config.ts";
+import { openDatabase } from "../db/database.ts";
+import { migrateToLatest } from "../db/migrate.ts";
+import type { Database } from "../db/schema.ts";
+import { createHandlers } from "../grpc/handlers.ts";
+import { type RunningGrpcServer, startGrpcServer } from "../grpc/server.ts";
+import type { ServiceDeps, ServiceInstance } from "../grpc/service.ts";
+import { createLogger } from "../logging.ts";
+import { type ServiceEntry, services } from "./services.ts";
+
+export async function runServe(config: Config, names: ServiceName[]): Promise<number> {
+  const logger = createLogger({ level: config.logLevel });
+  const selected: [ServiceName, ServiceEntry][] = [];
+  for (const name of names) {
+    const entry = services[name];
+    if (entry === undefined) logger.warn({ service: name }, "service not implemented yet: skipping");
+    else selected.push([name, entry]);
+  }
+  if (selected.length === 0) {
+    logger.error({ requested: names }, "nothing to serve");
+    return 1;
+  }
+
+  let db: Kysely<Database> | undefined;
+  const database = (): Kysely<Database> => {
+    if (config.databaseUrl === undefined) throw new Error("DATABASE_URL is required");
+    db ??= openDatabase({ url: config.databaseUrl, maxConnections: config.databaseMaxConnections });
+    return db;
+  };
+  if (selected.some(([, entry]) => entry.usesDatabase)) {
+    if (config.databaseUrl === undefined) {
+      logger.error(
+        { services: selected.map(([name]) => name) },
+        "DATABASE_URL is required by these services",
+      );
+      return 2;
+    }
+    if (config.migrateOnStart) {
+      const result = await migrateToLatest(database());
+      logger.info(
+        { applied: result.results?.map((r) => r.migrationName) ?? [] },
+        "database schema up to date",
+      );
+    }
+  }
+
+  const tokens = tokensFromConfig(config, logger);
+  const deps: ServiceDeps = {
+    config,
+    logger,
+    tokens,
+    handlers: createHandlers({ tokens, logger }),
+    database,
+  };
+  const instances: ServiceInstance[] = [];
+  const servers: RunningGrpcServer[] = [];
+  const stopAll = async (): Promise<void> => {
+    await Promise.allSettled(servers.map((server) => server.shutdown()));
+    await Promise.allSettled(instances.map((instance) => instance.close?.()));
+    await db?.destroy();
+  };
+
+  try {
+    for (const [name, entry] of selected) {
+      const serviceLogger = logger.child({ service: name });
+      const factory = await entry.load();
+      const instance = await factory({
+        ...deps,
+        logger: serviceLogger,
+        handlers: createHandlers({ tokens, logger: serviceLogger }),
+      });
+      instances.push(instance);
+      servers.push(
+        await startGrpcServer({
+          services: [instance],
+          host: config.host,
+          port: config.ports[name],
+          tls: config.tls,
+          maxMessageBytes: config.maxMessageBytes,
+          shutdownTimeoutMs: config.shutdownTimeoutMs,
+          logger: serviceLogger,
+        }),
+      );
+    }
+  } catch (error) {
+    logger.error({ err: error }, "failed to start");
+    await stopAll();
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, "second signal: exiting now");
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info(
+        { signal, timeout_ms: config.shutdownTimeoutMs },
+        "shutting down: draining in-flight calls",
+      );
+      stopAll().then(
+        () => resolve(0),
+        (error: unknown) => {
+          logger.error({ err: error }, "shutdown failed");
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
