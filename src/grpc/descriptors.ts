@@ -3,6 +3,8 @@
 // the health service's own proto, so `grpcurl list` / `describe` work without
 // local proto files.
 import { resolve } from "node:path";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type DescriptorProto, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 
@@ -22,9 +24,49 @@ let cached: PackageDefinition | undefined;
 
 /** Every message and service of the API and of grpc.health.v1 (loaded once). */
 export function apiPackageDefinition(): PackageDefinition {
-  cached ??= loadSync([...API_PROTO_FILES.map((file) => resolve(PROTO_ROOT, file)), healthProtoPath], {
-    includeDirs: [PROTO_ROOT],
-    keepCase: true,
-  });
+  if (cached === undefined) {
+    cached = loadSync([...API_PROTO_FILES.map((file) => resolve(PROTO_ROOT, file)), healthProtoPath], {
+      includeDirs: [PROTO_ROOT],
+      keepCase: true,
+    });
+    fixMapEntryNames(cached);
+  }
   return cached;
+}
+
+/**
+ * protobufjs names a map field's synthetic entry message after the field
+ * ("Statuses") instead of "<Field>Entry" ("StatusesEntry"), which strict
+ * clients such as grpcurl reject ("invalid map: incorrect implicit map entry
+ * name" — grpc.health.v1.HealthListResponse has a map). Rewrite the
+ * descriptors the reflection service hands out.
+ */
+function fixMapEntryNames(definition: PackageDefinition): void {
+  const fixed = new Map<string, Buffer>();
+  const fixMessage = (message: DescriptorProto): void => {
+    for (const nested of message.nestedType) fixMessage(nested);
+    for (const field of message.field) {
+      const entryName = `${field.name.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase())}Entry`;
+      const nested = message.nestedType.find(
+        (n) => n.options?.mapEntry === true && field.typeName.split(".").pop() === n.name,
+      );
+      if (nested === undefined || nested.name === entryName) continue;
+      field.typeName = field.typeName.replace(/[^.]+$/, entryName);
+      nested.name = entryName;
+    }
+  };
+  for (const entry of Object.values(definition) as { fileDescriptorProtos?: Buffer[] }[]) {
+    if (!Array.isArray(entry.fileDescriptorProtos)) continue;
+    entry.fileDescriptorProtos = entry.fileDescriptorProtos.map((bytes) => {
+      const key = bytes.toString("base64");
+      let result = fixed.get(key);
+      if (result === undefined) {
+        const file = fromBinary(FileDescriptorProtoSchema, bytes);
+        for (const message of file.messageType) fixMessage(message);
+        result = Buffer.from(toBinary(FileDescriptorProtoSchema, file));
+        fixed.set(key, result);
+      }
+      return result;
+    });
+  }
 }

@@ -7,6 +7,12 @@
 //   const { response, headers } = await unary(client, client.getUser, { id }, svc.userMetadata(id));
 //   await expectStatus(unary(client, client.getUser, { id }), status.UNAUTHENTICATED, /token/);
 //   await svc.stop();
+
+import { execFile } from "node:child_process";
+import { access } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -260,4 +266,18 @@ export async function forgeToken(options: {
     .setIssuedAt()
     .setExpirationTime(options.expiresAt ?? Math.floor(Date.now() / 1000) + 3600)
     .sign(options.key ?? (kind === "user" ? TEST_KEYS.user : TEST_KEYS.service));
+}
+
+/** The cached grpcurl binary, built with hack/build-tools.sh when it is missing. */
+export async function grpcurlPath(): Promise<string> {
+  const cache = process.env.CHRONOVERSE_CACHE ?? join(homedir(), ".cache/chronoverse");
+  const path = join(cache, "bin/grpcurl");
+  try {
+    await access(path);
+  } catch {
+    await promisify(execFile)(resolve(import.meta.dirname, "../../hack/build-tools.sh"), ["grpcurl"], {
+      timeout: 600_000,
+    });
+  }
+  return path;
 }
