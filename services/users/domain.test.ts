@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import {
+  loginPasswordCouldMatch,
+  normalizeEmail,
+  parseNotificationPreference,
+  validateNewPassword,
+  validateUserId,
+} from "./domain.ts";
+
+describe("normalizeEmail", () => {
+  it.each([
+    ["Ada@Example.COM", "ada@example.com"],
+    ["  ada@example.com\n", "ada@example.com"],
+    ["first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"],
+  ])("accepts %j as %j", (raw, normalized) => {
+    expect(normalizeEmail(raw)).toBe(normalized);
+  });
+
+  it.each([
+    ["", /email: is required/],
+    ["ada", /valid email/],
+    ["ada@", /valid email/],
+    ["@example.com", /valid email/],
+    ["ada@example", /valid email/],
+    ["ada@-example.com", /valid email/],
+    ["a da@example.com", /valid email/],
+    [`${"a".repeat(89)}@example.com`, /at most 100 characters/],
+  ])("rejects %j", (raw, message) => {
+    expect(() => normalizeEmail(raw)).toThrow(message);
+  });
+
+  it("allows exactly 100 characters", () => {
+    expect(normalizeEmail(`${"a".repeat(88)}@example.com`)).toHaveLength(100);
+  });
+});
+
+describe("passwords", () => {
+  it("counts characters, not bytes", () => {
+    expect(validateNewPassword("ééééééé€")).toBe("ééééééé€");
+    expect(() => validateNewPassword("🔑".repeat(7))).toThrow(/got 7/);
+    expect(() => validateNewPassword("")).toThrow(/password: is required/);
+    expect(loginPasswordCouldMatch("x".repeat(73))).toBe(false);
+    expect(loginPasswordCouldMatch("x".repeat(72))).toBe(true);
+  });
+});
+
+describe("parseNotificationPreference", () => {
+  it("accepts exactly ALERTS, ALL and NONE", () => {
+    expect(["ALERTS", "ALL", "NONE"].map(parseNotificationPreference)).toEqual(["ALERTS", "ALL", "NONE"]);
+    for (const bad of ["", "alerts", "SOME"]) {
+      expect(() => parseNotificationPreference(bad)).toThrow(/notification_preference: must be one of/);
+    }
+  });
+});
+
+describe("validateUserId", () => {
+  it("wants a lower-case UUID", () => {
+    expect(validateUserId("0193a000-0000-7000-8000-000000000001")).toBe(
+      "0193a000-0000-7000-8000-000000000001",
+    );
+    expect(() => validateUserId("0193A000-0000-7000-8000-000000000001")).toThrow(/lower-case UUID/);
+    expect(() => validateUserId("")).toThrow(/id: is required/);
+  });
+});
