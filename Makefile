@@ -63,4 +63,8 @@ test: ## unit and integration tests (starts the control plane and Postgres when 
 	rm -rf .reports
 	status=0; $(MAKE) --no-print-directory test-unit || status=$$?; \
 	$(MAKE) --no-print-directory test-integration || status=$$?; \
-	node hack/test-summary.ts .reports/unit.json .reports/integration.json; exit $$status
+	$(MAKE) --no-print-directory test-summary; exit $$status
+
+.PHONY: test-summary
+test-summary:
+	@node hack/test-summary.ts .reports/unit.json .reports/integration.json

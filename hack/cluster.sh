@@ -132,7 +132,7 @@ up() {
     --client-ca-file "$dir/pki/ca.crt" --token-auth-file "$dir/pki/tokens.csv" --authorization-mode Node,RBAC \
     --service-account-issuer "https://127.0.0.1:$api_port" --service-account-key-file "$dir/pki/sa.key" \
     --service-account-signing-key-file "$dir/pki/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
-    --allow-privileged=true --disable-admission-plugins ServiceAccount --enable-priority-and-fairness=false \
+    --allow-privileged=true --disable-admission-plugins ServiceAccount,TaintNodesByCondition --enable-priority-and-fairness=false \
     --kubelet-preferred-address-types InternalIP,Hostname --endpoint-reconciler-type none \
     --feature-gates PodLogsQuerySplitStreams=true
   wait_for kube-apiserver 90 readyz

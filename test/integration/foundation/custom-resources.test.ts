@@ -64,12 +64,23 @@ describe("custom resources on the local apiserver", () => {
   it("delivers a created object through a watch", async () => {
     const seen: Array<{ type: string; name: string }> = [];
     const watch = new k8s.Watch(kc);
-    const request = await watch.watch(
-      `/apis/${group}/v1/namespaces/${ns.name}/${plural}`,
-      {},
-      (type, obj: k8s.KubernetesObject) => seen.push({ type, name: obj.metadata?.name ?? "" }),
-      () => undefined,
-    );
+    // A freshly established CRD answers watches with 429 until its watch cache
+    // is initialised; like an informer, start the watch again until it holds.
+    let request: AbortController | undefined;
+    await waitFor("a watch to be established", async () => {
+      let ended: unknown;
+      request = await watch.watch(
+        `/apis/${group}/v1/namespaces/${ns.name}/${plural}`,
+        {},
+        (type, obj: k8s.KubernetesObject) => seen.push({ type, name: obj.metadata?.name ?? "" }),
+        (err) => {
+          ended = err ?? new Error("watch closed");
+        },
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      if (ended) throw ended;
+      return true;
+    });
     try {
       await custom.createNamespacedCustomObject({
         group,
@@ -81,7 +92,7 @@ describe("custom resources on the local apiserver", () => {
       const event = await waitFor("an ADDED event", () => seen.find((e) => e.name === "first"));
       expect(event.type).toBe("ADDED");
     } finally {
-      request.abort();
+      request?.abort();
     }
   });
 

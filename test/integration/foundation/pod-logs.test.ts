@@ -4,9 +4,9 @@
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { podLogLines } from "../../../src/kube/pod-log.ts";
 import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
 import { waitFor } from "../../support/wait.ts";
 
@@ -65,19 +65,25 @@ describe("pod logs through the API", () => {
     expect(text).toContain("a warning");
   });
 
-  it("follows lines appended while the pod runs", async () => {
-    const received = new PassThrough();
-    let buffer = "";
-    received.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString();
-    });
-    const request = await new k8s.Log(kc).log(ns.name, "talker", "main", received, { follow: true });
-    try {
-      await waitFor("the first lines", () => (buffer.includes("hello from the pod") ? true : undefined));
-      appendFileSync(logFile, criLine("stdout", "written later"));
-      await waitFor("the appended line", () => (buffer.includes("written later") ? true : undefined));
-    } finally {
-      request.abort();
-    }
+  it("follows lines appended while the pod runs, and lets go when aborted", async () => {
+    const abort = new AbortController();
+    const lines: string[] = [];
+    const reading = (async () => {
+      for await (const line of podLogLines(kc, {
+        namespace: ns.name,
+        pod: "talker",
+        container: "main",
+        follow: true,
+        signal: abort.signal,
+      })) {
+        lines.push(line);
+      }
+    })();
+    await waitFor("the first lines", () => (lines.includes("hello from the pod") ? true : undefined));
+    appendFileSync(logFile, criLine("stdout", "written later"));
+    await waitFor("the appended line", () => (lines.includes("written later") ? true : undefined));
+    abort.abort();
+    await reading;
+    expect(lines).toEqual(["hello from the pod", "a warning", "written later"]);
   });
 });
