@@ -68,3 +68,7 @@ test: ## unit and integration tests (starts the control plane and Postgres when 
 .PHONY: test-summary
 test-summary:
 	@node hack/test-summary.ts .reports/unit.json .reports/integration.json
+
+.PHONY: up
+up: deps ## run Chronoverse here: control plane, Postgres, CRDs, the five services and the operator (Ctrl-C stops)
+	hack/up.sh
