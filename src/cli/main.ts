@@ -5,7 +5,6 @@
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig, SERVICE_NAMES, type ServiceName } from "../config.ts";
 import { createLogger } from "../logging.ts";
-import { runServe } from "./serve.ts";
 
 export interface Command {
   summary: string;
@@ -39,7 +38,10 @@ export const commands: Record<string, Command> = {
         return 2;
       }
       const names = target === "all" ? [...SERVICE_NAMES] : [target as ServiceName];
-      return runServe(configOrExit(), names);
+      const config = configOrExit();
+      // imported lazily: short-lived commands (heartbeat, token) skip the gRPC server stack
+      const { runServe } = await import("./serve.ts");
+      return runServe(config, names);
     },
   },
   migrate: {
