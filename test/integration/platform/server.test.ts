@@ -404,7 +404,7 @@ describe("gRPC platform", () => {
 });
 
 describe("graceful shutdown", () => {
-  it("lets an in-flight call finish, refuses new calls, and forces streams that never end", async () => {
+  it("reports NOT_SERVING, refuses new connections, lets in-flight calls finish, forces endless streams", async () => {
     const server = await startGrpcServer({
       services: [
         {
@@ -436,31 +436,75 @@ describe("graceful shutdown", () => {
         { id: "forever", workflow_id: "w", user_id: ALICE },
         alice,
       );
-      let released = false;
       const previousRelease = releaseSlowCall;
       await waitFor("the slow call to reach its handler", () =>
         releaseSlowCall !== previousRelease ? true : undefined,
       );
-      const stopped = server.shutdown().then(() => released);
-      // in flight when shutdown began: still completes
-      released = true;
-      releaseSlowCall();
-      await expect(slow).resolves.toMatchObject({ response: { cursor: "" } });
-      // the never-ending stream holds the drain until the timeout forces it
-      expect(await stopped).toBe(true);
-      await expect(endless).rejects.toMatchObject({ code: expect.any(Number) });
-      // nothing listens any more
+      // a health watcher sees the server go NOT_SERVING as soon as shutdown begins
+      const HealthClient = makeClientConstructor(healthService, "grpc.health.v1.Health");
+      const health = new HealthClient(address, credentials.createInsecure());
+      const seen: string[] = [];
+      // biome-ignore lint/suspicious/noExplicitAny: untyped client built from the health proto
+      const watch = (health as any).watch({ service: "jobs.JobsService" });
+      watch.on("data", (response: { status: string }) => seen.push(response.status));
+      watch.on("error", () => {});
+      await waitFor("the watcher's first status", () => (seen[0] === "SERVING" ? true : undefined));
+
+      const stopped = server.shutdown();
+      await waitFor("NOT_SERVING on the health watch", () =>
+        seen.includes("NOT_SERVING") ? true : undefined,
+      );
+      // while draining, a new connection is refused
       const fresh = new NotificationsServiceClient(address, credentials.createInsecure());
       await expectStatus(
         unary(fresh, fresh.listNotifications, { user_id: ALICE, cursor: "" }, alice, {
-          deadline: Date.now() + 2_000,
+          deadline: Date.now() + 5_000,
         }),
         status.UNAVAILABLE,
       );
       fresh.close();
+      // the call in flight when shutdown began still completes
+      releaseSlowCall();
+      await expect(slow).resolves.toMatchObject({ response: { cursor: "" } });
+      // the never-ending stream (and the watch) hold the drain until the timeout forces them
+      await stopped;
+      await expect(endless).rejects.toMatchObject({ code: expect.any(Number) });
+      health.close();
     } finally {
       notifications.close();
       jobs.close();
+      await server.shutdown();
+    }
+  });
+});
+
+describe("message size limit", () => {
+  it("refuses a request larger than maxMessageBytes with RESOURCE_EXHAUSTED", async () => {
+    const server = await startGrpcServer({
+      services: [
+        {
+          name: "notifications.NotificationsService",
+          definition: NotificationsServiceService,
+          implementation: notificationsStub(),
+        },
+      ],
+      host: "127.0.0.1",
+      port: 0,
+      logger,
+      maxMessageBytes: 1024,
+    });
+    const client = new NotificationsServiceClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
+    try {
+      await expectStatus(
+        unary(client, client.markNotificationsRead, { ids: ["x".repeat(2048)], user_id: "precondition" }),
+        status.RESOURCE_EXHAUSTED,
+      );
+      await expectStatus(
+        unary(client, client.markNotificationsRead, { ids: ["x".repeat(100)], user_id: "precondition" }),
+        status.FAILED_PRECONDITION,
+      );
+    } finally {
+      client.close();
       await server.shutdown();
     }
   });
