@@ -298,3 +298,21 @@ describe("UsersService", () => {
     });
   });
 });
+
+describe("UsersService when its database fails", () => {
+  it("answers Internal without leaking the cause", async () => {
+    const svc = await startTestService(createUsersService);
+    try {
+      const client = svc.client(UsersServiceClient);
+      await sql`alter table users rename to users_gone`.execute(svc.db);
+      const error = await expectStatus(
+        unary(client, client.loginUser, { email: "ada@example.com", password: PASSWORD }),
+        status.INTERNAL,
+        "internal error",
+      );
+      expect(error.details).not.toMatch(/users|relation|does not exist/);
+    } finally {
+      await svc.stop();
+    }
+  });
+});
