@@ -44,6 +44,7 @@ crds: deps ## regenerate crds/*.yaml from operator/api/v1alpha1 (TypeScript sour
 .PHONY: lint
 lint: deps ## format check, lint, type check, generated code is fresh
 	biome check .
+	buf lint
 	tsc -p tsconfig.json
 	hack/check-generated.sh
 
