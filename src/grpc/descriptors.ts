@@ -3,8 +3,12 @@
 // the health service's own proto, so `grpcurl list` / `describe` work without
 // local proto files.
 import { resolve } from "node:path";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { type DescriptorProto, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { fromBinary, isFieldSet, toBinary } from "@bufbuild/protobuf";
+import {
+  type DescriptorProto,
+  FieldDescriptorProtoSchema,
+  FileDescriptorProtoSchema,
+} from "@bufbuild/protobuf/wkt";
 import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 
@@ -29,19 +33,23 @@ export function apiPackageDefinition(): PackageDefinition {
       includeDirs: [PROTO_ROOT],
       keepCase: true,
     });
-    fixMapEntryNames(cached);
+    repairDescriptors(cached);
   }
   return cached;
 }
 
 /**
- * protobufjs names a map field's synthetic entry message after the field
- * ("Statuses") instead of "<Field>Entry" ("StatusesEntry"), which strict
- * clients such as grpcurl reject ("invalid map: incorrect implicit map entry
- * name" — grpc.health.v1.HealthListResponse has a map). Rewrite the
- * descriptors the reflection service hands out.
+ * protobufjs loses two details when it turns the .proto files back into
+ * descriptors, and strict clients such as grpcurl notice:
+ * - a map field's synthetic entry message is named after the field
+ *   ("Statuses") instead of "<Field>Entry" ("StatusesEntry"): grpcurl refuses
+ *   the whole file ("invalid map: incorrect implicit map entry name"), and
+ *   grpc.health.v1.HealthListResponse has a map;
+ * - `optional` fields keep their synthetic oneof (`_log_retention`) but lose
+ *   the proto3_optional flag, so they would be described as a real oneof.
+ * Repair the descriptors the reflection service hands out.
  */
-function fixMapEntryNames(definition: PackageDefinition): void {
+function repairDescriptors(definition: PackageDefinition): void {
   const fixed = new Map<string, Buffer>();
   const fixMessage = (message: DescriptorProto): void => {
     for (const nested of message.nestedType) fixMessage(nested);
@@ -54,6 +62,16 @@ function fixMapEntryNames(definition: PackageDefinition): void {
       field.typeName = field.typeName.replace(/[^.]+$/, entryName);
       nested.name = entryName;
     }
+    message.field.forEach((field) => {
+      if (!isFieldSet(field, FieldDescriptorProtoSchema.field.oneofIndex)) return;
+      const oneof = message.oneofDecl[field.oneofIndex];
+      const members = message.field.filter(
+        (other) =>
+          isFieldSet(other, FieldDescriptorProtoSchema.field.oneofIndex) &&
+          other.oneofIndex === field.oneofIndex,
+      );
+      if (oneof?.name === `_${field.name}` && members.length === 1) field.proto3Optional = true;
+    });
   };
   for (const entry of Object.values(definition) as { fileDescriptorProtos?: Buffer[] }[]) {
     if (!Array.isArray(entry.fileDescriptorProtos)) continue;

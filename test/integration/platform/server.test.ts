@@ -387,6 +387,14 @@ describe("gRPC platform", () => {
         "notifications.CreateNotificationRequest",
       ]);
       expect(described).toMatch(/string idempotency_key = 4;/);
+      // proto3 `optional` survives reflection (grpcurl then sends an explicit false)
+      const { stdout: optional } = await run(grpcurl, [
+        "-plaintext",
+        address,
+        "describe",
+        "jobs.ListJobsRequest",
+      ]);
+      expect(optional).toMatch(/optional \.jobs\.ListJobsFilters filters = 4;/);
       const { stdout: methods } = await run(grpcurl, ["-plaintext", address, "describe", "jobs.JobsService"]);
       expect(methods).toMatch(
         /rpc StreamJobLogs \( \.jobs\.StreamJobLogsRequest \) returns \( stream \.jobs\.Log \)/,
