@@ -2,7 +2,17 @@
 // workflows → notifications/analytics): TLS from the same configuration as the
 // servers, and a service token attached to every call, renewed before expiry.
 import { readFileSync } from "node:fs";
-import { type CallCredentials, type ChannelCredentials, credentials, Metadata } from "@grpc/grpc-js";
+import {
+  type CallCredentials,
+  type CallOptions,
+  type ChannelCredentials,
+  type Client,
+  type ClientOptions,
+  type ClientUnaryCall,
+  credentials,
+  Metadata,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import type { Tokens } from "../auth/tokens.ts";
 import type { TlsConfig } from "../config.ts";
 
@@ -60,4 +70,57 @@ export function withServiceToken(
     );
   });
   return credentials.combineChannelCredentials(channel, call);
+}
+
+/** A generated client class (e.g. NotificationsServiceClient). */
+export type ClientClass<C> = new (
+  address: string,
+  credentials: ChannelCredentials,
+  options?: Partial<ClientOptions>,
+) => C;
+
+/** Connects a generated client to `address` ("host:port") with the configured TLS. */
+export function connectClient<C extends Client>(
+  ClientClass: ClientClass<C>,
+  address: string,
+  tls: TlsConfig | undefined,
+): C {
+  return new ClientClass(address, channelCredentials(tls));
+}
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+export interface UnaryResult<Res> {
+  response: Res;
+  /** Response headers (initial metadata). */
+  headers: Metadata;
+}
+
+/**
+ * Calls a unary method of a generated client as a promise:
+ * `await callUnary(client, client.createNotification, request, await auth.metadata())`.
+ * Rejects with the grpc-js ServiceError (`code`, `details`, `metadata`).
+ */
+export function callUnary<Req, Res>(
+  client: Client,
+  method: UnaryMethod<Req, Res>,
+  request: Req,
+  metadata: Metadata = new Metadata(),
+  options: Partial<CallOptions> = {},
+): Promise<UnaryResult<Res>> {
+  return new Promise((resolve, reject) => {
+    let headers = new Metadata();
+    const call = method.call(client, request, metadata, options, (error, response) => {
+      if (error) reject(error);
+      else resolve({ response, headers });
+    });
+    call.on("metadata", (received: Metadata) => {
+      headers = received;
+    });
+  });
 }

@@ -19,7 +19,6 @@ import {
   type Client,
   type ClientOptions,
   type ClientReadableStream,
-  type ClientUnaryCall,
   credentials,
   Metadata,
   type ServiceError,
@@ -40,7 +39,7 @@ import { type Config, loadConfig } from "../../src/config.ts";
 import { openDatabase } from "../../src/db/database.ts";
 import { migrateToLatest } from "../../src/db/migrate.ts";
 import type { Database } from "../../src/db/schema.ts";
-import { bearerMetadata } from "../../src/grpc/client.ts";
+import { bearerMetadata, callUnary, type UnaryResult } from "../../src/grpc/client.ts";
 import { createHandlers } from "../../src/grpc/handlers.ts";
 import { type RunningGrpcServer, startGrpcServer } from "../../src/grpc/server.ts";
 import type { ServiceDeps, ServiceFactory } from "../../src/grpc/service.ts";
@@ -171,38 +170,9 @@ export async function startTestService(
   }
 }
 
-type UnaryMethod<Req, Res> = (
-  request: Req,
-  metadata: Metadata,
-  options: Partial<CallOptions>,
-  callback: (error: ServiceError | null, response: Res) => void,
-) => ClientUnaryCall;
-
-export interface UnaryResult<Res> {
-  response: Res;
-  /** Response headers (initial metadata), e.g. `authorization` from RegisterUser. */
-  headers: Metadata;
-}
-
 /** Calls a unary method of a generated client and resolves with the response and its headers. */
-export function unary<Req, Res>(
-  client: Client,
-  method: UnaryMethod<Req, Res>,
-  request: Req,
-  metadata: Metadata = new Metadata(),
-  options: Partial<CallOptions> = {},
-): Promise<UnaryResult<Res>> {
-  return new Promise((resolve, reject) => {
-    let headers = new Metadata();
-    const call = method.call(client, request, metadata, options, (error, response) => {
-      if (error) reject(error);
-      else resolve({ response, headers });
-    });
-    call.on("metadata", (received: Metadata) => {
-      headers = received;
-    });
-  });
-}
+export const unary = callUnary;
+export type { UnaryResult };
 
 type StreamMethod<Req, Res> = (
   request: Req,
