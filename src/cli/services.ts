@@ -15,6 +15,10 @@ export const services: Partial<Record<ServiceName, ServiceEntry>> = {
     usesDatabase: true,
     load: async () => (await import("../../services/users/server.ts")).createUsersService,
   },
+  workflows: {
+    usesDatabase: true,
+    load: async () => (await import("../../services/workflows/server.ts")).createWorkflowsService,
+  },
   notifications: {
     usesDatabase: true,
     load: async () => (await import("../../services/notifications/server.ts")).createNotificationsService,

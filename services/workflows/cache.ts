@@ -1,0 +1,190 @@
+// The informer cache the workflows service reads from: list, then watch from
+// the list's resourceVersion (with bookmarks), applying events in order. It
+// tracks the newest resourceVersion it has applied, so a writer can wait until
+// the cache has caught up with its own write (read-your-writes). Errors
+// restart it with back-off: a watch whose resourceVersion has expired (410)
+// re-lists; anything else (429 while a freshly installed CRD warms up, a
+// dropped connection, a 5xx) re-watches from where it was, or re-lists if the
+// list itself failed.
+import * as k8s from "@kubernetes/client-node";
+import type { Logger } from "../../src/logging.ts";
+
+export interface CachedObject {
+  metadata: { name?: string; resourceVersion?: string };
+}
+
+export interface CacheOptions<T> {
+  kc: k8s.KubeConfig;
+  /** Watch path, e.g. /apis/chronoverse.dev/v1alpha1/namespaces/ns/workflows. */
+  path: string;
+  list: () => Promise<{ metadata?: { resourceVersion?: string }; items: T[] }>;
+  logger: Logger;
+}
+
+/** Compares resourceVersions as the etcd revisions they are; undefined when not numeric. */
+export function compareResourceVersions(a: string, b: string): number | undefined {
+  if (!/^\d+$/.test(a) || !/^\d+$/.test(b)) return undefined;
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+export class ObjectCache<T extends CachedObject> {
+  readonly #options: CacheOptions<T>;
+  readonly #objects = new Map<string, T>();
+  #resourceVersion = "";
+  #synced = false;
+  #stopped = false;
+  #failures = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #watch: AbortController | undefined;
+  /** Bumped whenever a watch is replaced, so the old one's end is ignored. */
+  #watchId = 0;
+  #waiters = new Set<() => void>();
+
+  constructor(options: CacheOptions<T>) {
+    this.#options = options;
+  }
+
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  get(name: string): T | undefined {
+    return this.#objects.get(name);
+  }
+
+  list(): T[] {
+    return [...this.#objects.values()];
+  }
+
+  /** Whether every change up to `resourceVersion` has been applied. */
+  hasReached(resourceVersion: string): boolean {
+    if (!this.#synced) return false;
+    const order = compareResourceVersions(this.#resourceVersion, resourceVersion);
+    return order !== undefined && order >= 0;
+  }
+
+  /** Resolves true once `ready()` holds, false after `timeoutMs` (or when stopped). */
+  waitUntil(ready: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (ready()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.#stopped || ready()) finish(!this.#stopped);
+      };
+      const finish = (value: boolean): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve(value);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.#waiters.add(check);
+    });
+  }
+
+  /** Starts list + watch; resolves after the first list (or when `timeoutMs` passes without one). */
+  async start(timeoutMs = 30_000): Promise<boolean> {
+    void this.#relist();
+    return this.waitUntil(() => this.#synced, timeoutMs);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#watch?.abort();
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+
+  #notify(): void {
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+
+  #retry(what: "list" | "watch", error: unknown): void {
+    if (this.#stopped) return;
+    this.#failures++;
+    const delay = Math.min(30_000, 250 * 2 ** Math.min(this.#failures - 1, 8)) * (0.5 + Math.random() / 2);
+    this.#options.logger.warn(
+      { path: this.#options.path, err: describe(error), retryInMs: Math.round(delay) },
+      `workflow cache ${what} failed`,
+    );
+    this.#timer = setTimeout(() => void (what === "list" ? this.#relist() : this.#startWatch()), delay);
+  }
+
+  async #relist(): Promise<void> {
+    if (this.#stopped) return;
+    this.#watchId++;
+    this.#watch?.abort();
+    let result: Awaited<ReturnType<CacheOptions<T>["list"]>>;
+    try {
+      result = await this.#options.list();
+    } catch (error) {
+      this.#retry("list", error);
+      return;
+    }
+    this.#objects.clear();
+    for (const item of result.items) {
+      if (item.metadata.name !== undefined) this.#objects.set(item.metadata.name, item);
+    }
+    this.#resourceVersion = result.metadata?.resourceVersion ?? "";
+    this.#synced = true;
+    this.#notify();
+    await this.#startWatch();
+  }
+
+  async #startWatch(): Promise<void> {
+    if (this.#stopped) return;
+    const id = ++this.#watchId;
+    let expired = false;
+    let ended = false;
+    const watch = new k8s.Watch(this.#options.kc);
+    const done = (error: unknown): void => {
+      if (ended) return;
+      ended = true;
+      if (this.#stopped || id !== this.#watchId) return;
+      const code = (error as { code?: number; statusCode?: number } | null)?.statusCode;
+      if (expired || code === 410) {
+        void this.#relist();
+      } else if (error) {
+        this.#retry("watch", error);
+      } else {
+        void this.#startWatch(); // the server closed the watch (its timeout): continue from here
+      }
+    };
+    try {
+      this.#watch = await watch.watch(
+        this.#options.path,
+        { resourceVersion: this.#resourceVersion, allowWatchBookmarks: true },
+        (phase: string, object: unknown) => {
+          if (id !== this.#watchId) return;
+          if (phase === "ERROR") {
+            const status = object as { code?: number };
+            if (status.code === 410) expired = true;
+            return;
+          }
+          const item = object as T;
+          const name = item.metadata?.name;
+          if (phase === "ADDED" || phase === "MODIFIED") {
+            if (name !== undefined) this.#objects.set(name, item);
+          } else if (phase === "DELETED") {
+            if (name !== undefined) this.#objects.delete(name);
+          }
+          const rv = item.metadata?.resourceVersion;
+          if (rv !== undefined && rv !== "") this.#resourceVersion = rv;
+          this.#failures = 0;
+          this.#notify();
+        },
+        done,
+      );
+    } catch (error) {
+      done(error);
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof k8s.ApiException) return `HTTP ${error.code}`;
+  const statusCode = (error as { statusCode?: number } | null)?.statusCode;
+  if (statusCode !== undefined) return `HTTP ${statusCode}`;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
