@@ -23,6 +23,10 @@ export const services: Partial<Record<ServiceName, ServiceEntry>> = {
     usesDatabase: true,
     load: async () => (await import("../../services/notifications/server.ts")).createNotificationsService,
   },
+  jobs: {
+    usesDatabase: true,
+    load: async () => (await import("../../services/jobs/server.ts")).createJobsService,
+  },
   analytics: {
     usesDatabase: true,
     load: async () => (await import("../../services/analytics/server.ts")).createAnalyticsService,

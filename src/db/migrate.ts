@@ -7,12 +7,14 @@ import * as users from "./migrations/0001_users.ts";
 import * as notifications from "./migrations/0003_notifications.ts";
 import * as analytics from "./migrations/0004_analytics.ts";
 import * as workflowIdempotency from "./migrations/0005_workflow_idempotency.ts";
+import * as jobs from "./migrations/0006_jobs.ts";
 
 export const migrations: Record<string, Migration> = {
   "0001_users": users,
   "0003_notifications": notifications,
   "0004_analytics": analytics,
   "0005_workflow_idempotency": workflowIdempotency,
+  "0006_jobs": jobs,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

@@ -65,10 +65,42 @@ export interface WorkflowIdempotencyKeysTable {
   expires_at: ColumnType<Date, Date | string, Date | string>;
 }
 
+// Jobs service (migration 0006): retained log lines, which jobs were
+// retained, and ScheduleJob's idempotency keys.
+export interface JobLogsTable {
+  job_id: string;
+  seq: number;
+  workflow_id: string;
+  user_id: string;
+  stream: "stdout" | "stderr";
+  timestamp: ColumnType<Date, Date | string, Date | string>;
+  message: string;
+}
+
+export interface JobLogRetentionsTable {
+  job_id: string;
+  workflow_id: string;
+  user_id: string;
+  line_count: number;
+  retained_at: Timestamp;
+}
+
+export interface JobIdempotencyKeysTable {
+  user_id: string;
+  workflow_id: string;
+  key: string;
+  job_id: string;
+  created_at: Timestamp;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 export interface Database {
   users: UsersTable;
   notifications: NotificationsTable;
   workflow_analytics: WorkflowAnalyticsTable;
   analytics_jobs: AnalyticsJobsTable;
   workflow_idempotency_keys: WorkflowIdempotencyKeysTable;
+  job_logs: JobLogsTable;
+  job_log_retentions: JobLogRetentionsTable;
+  job_idempotency_keys: JobIdempotencyKeysTable;
 }

@@ -1,0 +1,241 @@
+// WorkflowJob objects (and the Workflows they belong to) for the jobs
+// service. Reads come from informer caches (list + watch) so they never wait
+// on the apiserver; writes go to the apiserver and their result is kept in a
+// small overlay until the informer has caught up, so a caller reads its own
+// writes (ScheduleJob then GetJob) even before the watch event arrives.
+// A Workflow missing from the cache is confirmed with a GET: workflows are
+// written by another process, and a workflow created a moment ago must not
+// look unknown to ScheduleJob.
+import * as k8s from "@kubernetes/client-node";
+import { type Workflow, workflowResource } from "../../operator/api/v1alpha1/workflow.ts";
+import { type WorkflowJob, workflowJobResource } from "../../operator/api/v1alpha1/workflow-job.ts";
+import type { Logger } from "../../src/logging.ts";
+import { InformerCache } from "./cache.ts";
+import { LABEL_USER_ID, LABEL_WORKFLOW_ID } from "./domain.ts";
+
+/** HTTP status of a failed @kubernetes/client-node call (ApiException.code). */
+export function statusCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+export const isNotFound = (error: unknown): boolean => statusCode(error) === 404;
+export const isConflict = (error: unknown): boolean => statusCode(error) === 409;
+
+/** A WorkflowJob as created: metadata with labels and the owner reference to its Workflow. */
+export interface NewWorkflowJob {
+  apiVersion: WorkflowJob["apiVersion"];
+  kind: "WorkflowJob";
+  metadata: {
+    name: string;
+    labels: Record<string, string>;
+    ownerReferences: k8s.V1OwnerReference[];
+  };
+  spec: WorkflowJob["spec"];
+}
+
+export type JobListener = (job: WorkflowJob | undefined) => void;
+
+function resourceVersion(obj: { metadata?: { resourceVersion?: string } } | undefined): bigint {
+  try {
+    return BigInt(obj?.metadata?.resourceVersion ?? "0");
+  } catch {
+    return 0n;
+  }
+}
+
+export class JobStore {
+  readonly namespace: string;
+  readonly #custom: k8s.CustomObjectsApi;
+  readonly #kc: k8s.KubeConfig;
+  readonly #jobs: InformerCache<WorkflowJob>;
+  readonly #workflows: InformerCache<Workflow>;
+  /** Objects this process wrote, newer than the informer's copy. */
+  readonly #written = new Map<string, WorkflowJob>();
+  readonly #listeners = new Map<string, Set<JobListener>>();
+
+  constructor(options: { kc: k8s.KubeConfig; namespace: string; logger: Logger }) {
+    const { kc, namespace, logger } = options;
+    this.namespace = namespace;
+    this.#kc = kc;
+    this.#custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const ns = encodeURIComponent(namespace);
+    const { group, version } = workflowJobResource;
+    this.#jobs = new InformerCache<WorkflowJob>({
+      name: "workflowjobs",
+      path: `/apis/${group}/${version}/namespaces/${ns}/${workflowJobResource.plural}`,
+      list: async () =>
+        (await this.#custom.listNamespacedCustomObject({
+          group,
+          version,
+          namespace,
+          plural: workflowJobResource.plural,
+        })) as { metadata?: { resourceVersion?: string }; items: WorkflowJob[] },
+      logger,
+    });
+    this.#workflows = new InformerCache<Workflow>({
+      name: "workflows",
+      path: `/apis/${group}/${version}/namespaces/${ns}/${workflowResource.plural}`,
+      list: async () =>
+        (await this.#custom.listNamespacedCustomObject({
+          group,
+          version,
+          namespace,
+          plural: workflowResource.plural,
+        })) as { metadata?: { resourceVersion?: string }; items: Workflow[] },
+      logger,
+    });
+    this.#jobs.on((job, event) => {
+      const name = job.metadata?.name;
+      if (name === undefined) return;
+      const written = this.#written.get(name);
+      if (written !== undefined && (event === "delete" || resourceVersion(job) >= resourceVersion(written))) {
+        this.#written.delete(name);
+      }
+      const listeners = this.#listeners.get(name);
+      if (listeners === undefined) return;
+      const current = event === "delete" ? undefined : this.getJob(name);
+      for (const listener of listeners) listener(current);
+    });
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.#jobs.start(this.#kc), this.#workflows.start(this.#kc)]);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.#jobs.stop(), this.#workflows.stop()]);
+    this.#listeners.clear();
+  }
+
+  /** The newest copy of a job this process knows of: its own write or the informer's. */
+  getJob(name: string): WorkflowJob | undefined {
+    const cached = this.#jobs.get(this.namespace, name);
+    const written = this.#written.get(name);
+    if (written === undefined) return cached;
+    if (cached !== undefined && resourceVersion(cached) >= resourceVersion(written)) return cached;
+    return written;
+  }
+
+  /** The runs of one workflow of one user (label selection over the cache). */
+  listJobs(userId: string, workflowId: string): WorkflowJob[] {
+    const byName = new Map<string, WorkflowJob>();
+    for (const job of this.#jobs.list(this.namespace)) {
+      const labels = job.metadata.labels ?? {};
+      if (labels[LABEL_USER_ID] === userId && labels[LABEL_WORKFLOW_ID] === workflowId) {
+        byName.set(job.metadata.name ?? "", job);
+      }
+    }
+    for (const written of this.#written.values()) {
+      const labels = written.metadata.labels ?? {};
+      if (labels[LABEL_USER_ID] !== userId || labels[LABEL_WORKFLOW_ID] !== workflowId) continue;
+      const name = written.metadata.name ?? "";
+      const job = this.getJob(name);
+      if (job !== undefined) byName.set(name, job);
+    }
+    return [...byName.values()];
+  }
+
+  /** Calls `listener` with the job's newest copy (undefined once deleted) whenever it changes. */
+  watchJob(name: string, listener: JobListener): () => void {
+    let set = this.#listeners.get(name);
+    if (set === undefined) {
+      set = new Set();
+      this.#listeners.set(name, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.#listeners.delete(name);
+    };
+  }
+
+  #remember(job: WorkflowJob): WorkflowJob {
+    const name = job.metadata.name ?? "";
+    const cached = this.#jobs.get(this.namespace, name);
+    if (cached === undefined || resourceVersion(cached) < resourceVersion(job)) {
+      this.#written.set(name, job);
+      const listeners = this.#listeners.get(name);
+      for (const listener of listeners ?? []) listener(job);
+    }
+    return job;
+  }
+
+  /** Creates the job; when an object of that name exists already (a retry), returns that one. */
+  async createJob(body: NewWorkflowJob): Promise<{ job: WorkflowJob; created: boolean }> {
+    const { group, version, plural } = workflowJobResource;
+    try {
+      const job = (await this.#custom.createNamespacedCustomObject({
+        group,
+        version,
+        namespace: this.namespace,
+        plural,
+        body,
+      })) as WorkflowJob;
+      return { job: this.#remember(job), created: true };
+    } catch (error) {
+      if (statusCode(error) !== 409) throw error;
+      const existing = await this.fetchJob(body.metadata.name);
+      if (existing === undefined) throw error;
+      return { job: existing, created: false };
+    }
+  }
+
+  /** Reads a job from the apiserver (not the cache); undefined when absent. */
+  async fetchJob(name: string): Promise<WorkflowJob | undefined> {
+    const { group, version, plural } = workflowJobResource;
+    try {
+      const job = (await this.#custom.getNamespacedCustomObject({
+        group,
+        version,
+        namespace: this.namespace,
+        plural,
+        name,
+      })) as WorkflowJob;
+      return this.#remember(job);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Replaces the job's status through the status subresource. The object's
+   * resourceVersion makes it a compare-and-set: a concurrent write fails with
+   * HTTP 409 (see isConflict) and the caller re-reads and retries.
+   */
+  async replaceStatus(job: WorkflowJob): Promise<WorkflowJob> {
+    const { group, version, plural } = workflowJobResource;
+    const updated = (await this.#custom.replaceNamespacedCustomObjectStatus({
+      group,
+      version,
+      namespace: this.namespace,
+      plural,
+      name: job.metadata.name ?? "",
+      body: job,
+    })) as WorkflowJob;
+    return this.#remember(updated);
+  }
+
+  /** A workflow from the cache, confirmed with a GET when the cache does not have it. */
+  async getWorkflow(name: string): Promise<Workflow | undefined> {
+    return this.#workflows.get(this.namespace, name) ?? (await this.fetchWorkflow(name));
+  }
+
+  /** A workflow read from the apiserver (for checks that must not act on a stale copy). */
+  async fetchWorkflow(name: string): Promise<Workflow | undefined> {
+    const { group, version, plural } = workflowResource;
+    try {
+      return (await this.#custom.getNamespacedCustomObject({
+        group,
+        version,
+        namespace: this.namespace,
+        plural,
+        name,
+      })) as Workflow;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+}
