@@ -1,0 +1,131 @@
+// The operator's configuration: one typed object, read from the environment
+// once at start and validated with messages that name the variable. Defaults
+// are listed in docs/operator.md.
+import { readFileSync } from "node:fs";
+import type * as k8s from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { defaultPodSettings, type PodSettings } from "./controllers/cronjob-for-workflow.ts";
+import type { WorkflowControllerHooks } from "./controllers/workflow.ts";
+import type { BackoffOptions } from "./runtime/backoff.ts";
+import {
+  defaultIdentity,
+  defaultLeaseTimings,
+  type LeaseTimings,
+  validateTimings,
+} from "./runtime/leader-election.ts";
+
+export interface OperatorConfig {
+  /** Namespace holding this installation's Workflows (and where the Lease lives). */
+  namespace: string;
+  /** This replica's name in the Lease (the Pod name in a cluster). */
+  identity: string;
+  leaseName: string;
+  lease: LeaseTimings;
+  /** Reconciles running at once per controller. */
+  workers: number;
+  /** How often every object is reconciled without a change. */
+  resyncMs: number;
+  /** Port for /metrics (0: any free port). */
+  metricsPort: number;
+  /** Port for /healthz and /readyz (0: any free port). */
+  probePort: number;
+  /** Interface the two HTTP servers bind to. */
+  host: string;
+  pods: PodSettings;
+  logLevel: string;
+  backoff?: BackoffOptions;
+  /** Cluster access; default: in-cluster service account, else $KUBECONFIG / ~/.kube/config. */
+  kubeConfig?: k8s.KubeConfig;
+  logger?: Logger;
+  hooks?: WorkflowControllerHooks;
+}
+
+export class OperatorConfigError extends Error {
+  override name = "OperatorConfigError";
+}
+
+type Env = Record<string, string | undefined>;
+
+function readNamespaceFile(): string | undefined {
+  try {
+    return (
+      readFileSync("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "utf8").trim() || undefined
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads the configuration from the environment; throws listing every problem. */
+export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
+  const problems: string[] = [];
+  const get = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === "" ? undefined : value;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: must be a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+  const lease: LeaseTimings = {
+    leaseDurationMs: int("OPERATOR_LEASE_DURATION_MS", defaultLeaseTimings.leaseDurationMs, 1000, 600_000),
+    renewDeadlineMs: int("OPERATOR_RENEW_DEADLINE_MS", defaultLeaseTimings.renewDeadlineMs, 500, 600_000),
+    retryPeriodMs: int("OPERATOR_RETRY_PERIOD_MS", defaultLeaseTimings.retryPeriodMs, 100, 600_000),
+  };
+  try {
+    validateTimings(lease);
+  } catch (error) {
+    problems.push(
+      `OPERATOR_LEASE_DURATION_MS/OPERATOR_RENEW_DEADLINE_MS/OPERATOR_RETRY_PERIOD_MS: ${(error as Error).message}`,
+    );
+  }
+  const config: OperatorConfig = {
+    namespace: get("CHRONOVERSE_NAMESPACE") ?? get("POD_NAMESPACE") ?? readNamespaceFile() ?? "default",
+    identity: get("POD_NAME") ?? defaultIdentity(),
+    leaseName: get("OPERATOR_LEASE_NAME") ?? "chronoverse-operator",
+    lease,
+    workers: int("OPERATOR_WORKERS", 4, 1, 256),
+    resyncMs: int("OPERATOR_RESYNC_SECONDS", 600, 0, 86_400) * 1000,
+    metricsPort: int("OPERATOR_METRICS_PORT", 8080, 0, 65_535),
+    probePort: int("OPERATOR_PROBE_PORT", 8081, 0, 65_535),
+    host: get("OPERATOR_HOST") ?? "0.0.0.0",
+    pods: {
+      image: get("CHRONOVERSE_IMAGE") ?? defaultPodSettings.image,
+      resources: {
+        requests: {
+          cpu: get("RUN_CPU_REQUEST") ?? defaultPodSettings.resources.requests.cpu ?? "50m",
+          memory: get("RUN_MEMORY_REQUEST") ?? defaultPodSettings.resources.requests.memory ?? "64Mi",
+        },
+        limits: {
+          cpu: get("RUN_CPU_LIMIT") ?? defaultPodSettings.resources.limits.cpu ?? "500m",
+          memory: get("RUN_MEMORY_LIMIT") ?? defaultPodSettings.resources.limits.memory ?? "256Mi",
+        },
+      },
+    },
+    logLevel: (get("LOG_LEVEL") ?? "info").toLowerCase(),
+  };
+  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(config.logLevel)) {
+    problems.push(
+      `LOG_LEVEL=${JSON.stringify(config.logLevel)}: must be one of fatal, error, warn, info, debug, trace, silent`,
+    );
+  }
+  const quantity = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+  for (const [variable, value] of [
+    ["RUN_CPU_REQUEST", config.pods.resources.requests.cpu],
+    ["RUN_MEMORY_REQUEST", config.pods.resources.requests.memory],
+    ["RUN_CPU_LIMIT", config.pods.resources.limits.cpu],
+    ["RUN_MEMORY_LIMIT", config.pods.resources.limits.memory],
+  ] as const) {
+    if (!quantity.test(value ?? ""))
+      problems.push(`${variable}=${JSON.stringify(value)}: must be a Kubernetes quantity like 100m or 64Mi`);
+  }
+  if (problems.length > 0)
+    throw new OperatorConfigError(`invalid operator configuration:\n  ${problems.join("\n  ")}`);
+  return config;
+}

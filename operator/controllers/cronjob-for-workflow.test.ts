@@ -1,0 +1,253 @@
+import { describe, expect, it } from "vitest";
+import type { Workflow, WorkflowSpec } from "../api/v1alpha1/workflow.ts";
+import {
+  cronJobForWorkflow,
+  defaultPodSettings,
+  InvalidWorkflowError,
+  type PodSettings,
+  scheduleForInterval,
+} from "./cronjob-for-workflow.ts";
+
+const userId = "0192f0a4-1111-7000-8000-000000000001";
+const name = "0192f0a4-2222-7000-8000-000000000002";
+
+function workflow(spec: Partial<WorkflowSpec> = {}, generation = 1): Workflow {
+  return {
+    apiVersion: "chronoverse.dev/v1alpha1",
+    kind: "Workflow",
+    metadata: { name, namespace: "chronoverse", uid: "uid-1", generation },
+    spec: {
+      userId,
+      displayName: "check",
+      kind: "HEARTBEAT",
+      heartbeat: { endpoint: "https://example.com/health", expectedStatusCode: 204, timeoutSeconds: 10 },
+      intervalMinutes: 5,
+      maxConsecutiveFailures: 3,
+      logRetention: false,
+      terminated: false,
+      ...spec,
+    },
+  };
+}
+
+const containerSpec: Partial<WorkflowSpec> = {
+  kind: "CONTAINER",
+  heartbeat: undefined,
+  container: {
+    image: "busybox:1.36",
+    command: ["sh", "-c", "echo hi"],
+    env: { B: "2", A: "1" },
+    timeoutSeconds: 120,
+  },
+  logRetention: true,
+};
+
+describe("scheduleForInterval", () => {
+  it.each([
+    [1, "* * * * *", 1],
+    [2, "*/2 * * * *", 2],
+    [5, "*/5 * * * *", 5],
+    [15, "*/15 * * * *", 15],
+    [30, "*/30 * * * *", 30],
+    [60, "0 * * * *", 60],
+    [120, "0 */2 * * *", 120],
+    [180, "0 */3 * * *", 180],
+    [360, "0 */6 * * *", 360],
+    [480, "0 */8 * * *", 480],
+    [720, "0 */12 * * *", 720],
+    [1440, "0 0 * * *", 1440],
+    [10080, "0 0 * * 0", 10080],
+  ])("interval %i is exactly %s", (interval, cron, effective) => {
+    expect(scheduleForInterval(interval)).toEqual({ cron, intervalMinutes: effective, exact: true });
+  });
+
+  it.each([
+    // [requested, nearest exact interval, its cron]
+    [7, 6, "*/6 * * * *"],
+    [8, 6, "*/6 * * * *"], // tie between 6 and 10: the shorter
+    [9, 10, "*/10 * * * *"],
+    [25, 20, "*/20 * * * *"], // tie between 20 and 30
+    [45, 30, "*/30 * * * *"], // tie between 30 and 60
+    [50, 60, "0 * * * *"],
+    [90, 60, "0 * * * *"], // tie between 60 and 120
+    [100, 120, "0 */2 * * *"],
+    [300, 240, "0 */4 * * *"], // tie between 240 and 360
+    [1000, 720, "0 */12 * * *"],
+    [2880, 1440, "0 0 * * *"],
+    [5760, 1440, "0 0 * * *"], // tie between a day and a week
+    [7200, 10080, "0 0 * * 0"],
+  ])("interval %i has no exact form and runs every %i minutes (%s)", (interval, effective, cron) => {
+    expect(scheduleForInterval(interval)).toEqual({ cron, intervalMinutes: effective, exact: false });
+  });
+
+  it("never produces @every, which the CronJob controller does not support", () => {
+    for (let interval = 1; interval <= 10080; interval++) {
+      const { cron } = scheduleForInterval(interval);
+      expect(cron.split(" ")).toHaveLength(5);
+    }
+  });
+
+  it.each([0, -5, 1.5, Number.NaN])("refuses interval %s", (interval) => {
+    expect(() => scheduleForInterval(interval)).toThrow(RangeError);
+  });
+});
+
+describe("cronJobForWorkflow", () => {
+  it("owns the CronJob through a controller owner reference and labels everything", () => {
+    const cronJob = cronJobForWorkflow(workflow());
+    expect(cronJob.metadata).toEqual({
+      name,
+      namespace: "chronoverse",
+      labels: {
+        "chronoverse.dev/user-id": userId,
+        "chronoverse.dev/workflow-id": name,
+        "app.kubernetes.io/managed-by": "chronoverse-operator",
+        "app.kubernetes.io/part-of": "chronoverse",
+      },
+      ownerReferences: [
+        {
+          apiVersion: "chronoverse.dev/v1alpha1",
+          kind: "Workflow",
+          name,
+          uid: "uid-1",
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    });
+    expect(cronJob.spec?.jobTemplate.metadata?.labels).toEqual(cronJob.metadata?.labels);
+    expect(cronJob.spec?.jobTemplate.spec?.template.metadata?.labels).toEqual(cronJob.metadata?.labels);
+    expect(cronJob.spec?.jobTemplate.spec?.template.metadata?.annotations).toEqual({
+      "chronoverse.dev/workflow-generation": "1",
+    });
+  });
+
+  it.each([
+    [1, 60],
+    [5, 300],
+    [60, 3600],
+    [1440, 3600],
+  ])("schedules interval %i without overlap and a start deadline of %i s", (intervalMinutes, deadline) => {
+    const spec = cronJobForWorkflow(workflow({ intervalMinutes })).spec;
+    expect(spec).toMatchObject({
+      schedule: scheduleForInterval(intervalMinutes).cron,
+      timeZone: "Etc/UTC",
+      concurrencyPolicy: "Forbid",
+      startingDeadlineSeconds: deadline,
+      suspend: false,
+    });
+  });
+
+  it("suspends the schedule of a terminated workflow", () => {
+    expect(cronJobForWorkflow(workflow({ terminated: true })).spec?.suspend).toBe(true);
+  });
+
+  it("runs a HEARTBEAT as `chronoverse heartbeat` from the project's image", () => {
+    const settings: PodSettings = { ...defaultPodSettings, image: "registry.example/chronoverse:1.2.3" };
+    const job = cronJobForWorkflow(
+      workflow({
+        heartbeat: {
+          endpoint: "https://example.com/health",
+          expectedStatusCode: 204,
+          timeoutSeconds: 15,
+          headers: { "X-Token": ["a", "b"], Accept: ["text/plain"] },
+        },
+      }),
+      settings,
+    ).spec?.jobTemplate.spec;
+    expect(job?.backoffLimit).toBe(0);
+    expect(job?.activeDeadlineSeconds).toBe(45);
+    expect(job?.template.spec?.activeDeadlineSeconds).toBe(45);
+    expect(job?.template.spec?.containers).toEqual([
+      {
+        name: "heartbeat",
+        image: "registry.example/chronoverse:1.2.3",
+        command: ["chronoverse"],
+        args: [
+          "heartbeat",
+          "--url",
+          "https://example.com/health",
+          "--expected-status",
+          "204",
+          "--timeout",
+          "15s",
+          "--header",
+          "Accept: text/plain",
+          "--header",
+          "X-Token: a",
+          "--header",
+          "X-Token: b",
+        ],
+        resources: defaultPodSettings.resources,
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ["ALL"] },
+          runAsNonRoot: true,
+          runAsUser: 65532,
+          readOnlyRootFilesystem: true,
+          seccompProfile: { type: "RuntimeDefault" },
+        },
+      },
+    ]);
+  });
+
+  it("runs a CONTAINER's image with its arguments and sorted environment, the timeout as deadline", () => {
+    const job = cronJobForWorkflow(workflow(containerSpec)).spec?.jobTemplate.spec;
+    expect(job?.activeDeadlineSeconds).toBe(120);
+    expect(job?.template.spec?.activeDeadlineSeconds).toBe(120);
+    expect(job?.template.spec?.containers).toEqual([
+      {
+        name: "run",
+        image: "busybox:1.36",
+        args: ["sh", "-c", "echo hi"],
+        env: [
+          { name: "A", value: "1" },
+          { name: "B", value: "2" },
+        ],
+        resources: defaultPodSettings.resources,
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ["ALL"] },
+          runAsNonRoot: true,
+          seccompProfile: { type: "RuntimeDefault" },
+        },
+      },
+    ]);
+  });
+
+  it("leaves out arguments and environment a CONTAINER does not set", () => {
+    const container = cronJobForWorkflow(
+      workflow({ ...containerSpec, container: { image: "nginx", timeoutSeconds: 30 } }),
+    ).spec?.jobTemplate.spec?.template.spec?.containers[0];
+    expect(container).not.toHaveProperty("args");
+    expect(container).not.toHaveProperty("env");
+  });
+
+  it.each([
+    ["HEARTBEAT", workflow()],
+    ["CONTAINER", workflow(containerSpec)],
+  ])("locks down every %s pod: no token, restricted profile, no restarts", (_kind, wf) => {
+    const pod = cronJobForWorkflow(wf).spec?.jobTemplate.spec?.template.spec;
+    expect(pod).toMatchObject({
+      restartPolicy: "Never",
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+    });
+    expect(pod?.containers[0]?.resources).toEqual({
+      requests: { cpu: "50m", memory: "64Mi" },
+      limits: { cpu: "500m", memory: "256Mi" },
+    });
+  });
+
+  it("is deterministic: the same workflow gives the same CronJob", () => {
+    expect(cronJobForWorkflow(workflow(containerSpec))).toEqual(cronJobForWorkflow(workflow(containerSpec)));
+  });
+
+  it("refuses a workflow without its kind's settings", () => {
+    expect(() => cronJobForWorkflow(workflow({ heartbeat: undefined }))).toThrow(InvalidWorkflowError);
+    expect(() => cronJobForWorkflow(workflow({ ...containerSpec, container: undefined }))).toThrow(
+      /spec.container is required/,
+    );
+  });
+});

@@ -1,0 +1,221 @@
+// What the CronJob of a Workflow should look like: a pure function of the
+// Workflow and the operator's settings, with no I/O, so that every rule
+// (schedule, pod per kind, security, limits) is table-tested. The Workflow
+// controller applies its result.
+import type * as k8s from "@kubernetes/client-node";
+import { apiVersion, labels } from "../api/v1alpha1/schema.ts";
+import type { Workflow } from "../api/v1alpha1/workflow.ts";
+
+export interface PodSettings {
+  /** Image with the `chronoverse` program, run by HEARTBEAT pods. */
+  image: string;
+  /** Requests and limits for every run's container. */
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+}
+
+export const defaultPodSettings: PodSettings = {
+  image: "chronoverse:dev",
+  resources: {
+    requests: { cpu: "50m", memory: "64Mi" },
+    limits: { cpu: "500m", memory: "256Mi" },
+  },
+};
+
+/** Seconds a HEARTBEAT pod gets beyond the HTTP timeout to start up and report. */
+export const heartbeatStartupSeconds = 30;
+/** Upper bound of the CronJob's start deadline (see docs/operator.md). */
+export const maxStartingDeadlineSeconds = 3600;
+/** The user id HEARTBEAT pods run as (the distroless "nonroot" user). */
+export const heartbeatUid = 65532;
+
+export const fieldManager = "chronoverse-operator";
+export const generationAnnotation = "chronoverse.dev/workflow-generation";
+
+export interface Schedule {
+  /** Five-field cron expression, in UTC. */
+  cron: string;
+  /** The interval the cron expression really runs at. */
+  intervalMinutes: number;
+  /** False when the requested interval has no exact cron form and the nearest one is used. */
+  exact: boolean;
+}
+
+/**
+ * Intervals (minutes) that one five-field cron expression repeats exactly, and
+ * the expression. Minutes that divide an hour, hours that divide a day, a day,
+ * a week. Nothing else is exact: a minute step restarts every hour, an hour
+ * step every day and a day-of-month step every month.
+ */
+const exactSchedules: ReadonlyArray<readonly [number, string]> = [
+  [1, "* * * * *"],
+  ...[2, 3, 4, 5, 6, 10, 12, 15, 20, 30].map((n) => [n, `*/${n} * * * *`] as const),
+  [60, "0 * * * *"],
+  ...[2, 3, 4, 6, 8, 12].map((h) => [h * 60, `0 */${h} * * *`] as const),
+  [1440, "0 0 * * *"],
+  [10080, "0 0 * * 0"],
+];
+
+/**
+ * The cron schedule for an interval. Exact where cron can express it;
+ * otherwise the nearest exact interval, the shorter one on a tie (a check
+ * should rather run more often than less). `@every` is not used: the
+ * Kubernetes CronJob controller does not support it.
+ */
+export function scheduleForInterval(intervalMinutes: number): Schedule {
+  if (!Number.isInteger(intervalMinutes) || intervalMinutes < 1) {
+    throw new RangeError(`interval must be a positive whole number of minutes, got ${intervalMinutes}`);
+  }
+  let best = exactSchedules[0] as readonly [number, string];
+  for (const candidate of exactSchedules) {
+    const distance = Math.abs(candidate[0] - intervalMinutes);
+    const bestDistance = Math.abs(best[0] - intervalMinutes);
+    if (distance < bestDistance) best = candidate;
+  }
+  return { cron: best[1], intervalMinutes: best[0], exact: best[0] === intervalMinutes };
+}
+
+/** Labels on the CronJob, its Jobs and their Pods: list calls select on them. */
+export function workflowLabels(workflow: Workflow): Record<string, string> {
+  return {
+    [labels.userId]: workflow.spec.userId,
+    [labels.workflowId]: workflow.metadata.name ?? "",
+    "app.kubernetes.io/managed-by": fieldManager,
+    "app.kubernetes.io/part-of": "chronoverse",
+  };
+}
+
+export function ownerReference(workflow: Workflow): k8s.V1OwnerReference {
+  return {
+    apiVersion,
+    kind: "Workflow",
+    name: workflow.metadata.name ?? "",
+    uid: workflow.metadata.uid ?? "",
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** Why a Workflow cannot be turned into a CronJob; the build fails with this message. */
+export class InvalidWorkflowError extends Error {
+  override name = "InvalidWorkflowError";
+}
+
+const restrictedContainerSecurity: k8s.V1SecurityContext = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ["ALL"] },
+  runAsNonRoot: true,
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
+/** The container of one run and its deadline in seconds. */
+function runContainer(
+  workflow: Workflow,
+  settings: PodSettings,
+): { container: k8s.V1Container; deadline: number } {
+  const { spec } = workflow;
+  const resources = {
+    requests: { ...settings.resources.requests },
+    limits: { ...settings.resources.limits },
+  };
+  if (spec.kind === "HEARTBEAT") {
+    const heartbeat = spec.heartbeat;
+    if (heartbeat === undefined)
+      throw new InvalidWorkflowError("spec.heartbeat is required for a HEARTBEAT workflow");
+    const args = [
+      "heartbeat",
+      "--url",
+      heartbeat.endpoint,
+      "--expected-status",
+      String(heartbeat.expectedStatusCode),
+      "--timeout",
+      `${heartbeat.timeoutSeconds}s`,
+    ];
+    for (const name of Object.keys(heartbeat.headers ?? {}).sort()) {
+      for (const value of heartbeat.headers?.[name] ?? []) args.push("--header", `${name}: ${value}`);
+    }
+    return {
+      container: {
+        name: "heartbeat",
+        image: settings.image,
+        command: ["chronoverse"],
+        args,
+        resources,
+        securityContext: {
+          ...restrictedContainerSecurity,
+          runAsUser: heartbeatUid,
+          readOnlyRootFilesystem: true,
+        },
+      },
+      deadline: heartbeat.timeoutSeconds + heartbeatStartupSeconds,
+    };
+  }
+  const container = spec.container;
+  if (container === undefined)
+    throw new InvalidWorkflowError("spec.container is required for a CONTAINER workflow");
+  const env = Object.keys(container.env ?? {})
+    .sort()
+    .map((name) => ({ name, value: container.env?.[name] ?? "" }));
+  return {
+    container: {
+      name: "run",
+      image: container.image,
+      // Docker CMD semantics: the image's ENTRYPOINT stays, the arguments replace its CMD.
+      ...(container.command !== undefined && container.command.length > 0
+        ? { args: [...container.command] }
+        : {}),
+      ...(env.length > 0 ? { env } : {}),
+      resources,
+      securityContext: { ...restrictedContainerSecurity },
+    },
+    deadline: container.timeoutSeconds,
+  };
+}
+
+/** The CronJob that runs `workflow` on its interval, complete and ready for server-side apply. */
+export function cronJobForWorkflow(
+  workflow: Workflow,
+  settings: PodSettings = defaultPodSettings,
+): k8s.V1CronJob {
+  const name = workflow.metadata.name;
+  const namespace = workflow.metadata.namespace;
+  if (name === undefined || namespace === undefined || workflow.metadata.uid === undefined) {
+    throw new InvalidWorkflowError("the workflow has no name, namespace or uid");
+  }
+  const schedule = scheduleForInterval(workflow.spec.intervalMinutes);
+  const { container, deadline } = runContainer(workflow, settings);
+  const objectLabels = workflowLabels(workflow);
+  const annotations = { [generationAnnotation]: String(workflow.metadata.generation ?? 0) };
+  return {
+    apiVersion: "batch/v1",
+    kind: "CronJob",
+    metadata: { name, namespace, labels: objectLabels, ownerReferences: [ownerReference(workflow)] },
+    spec: {
+      schedule: schedule.cron,
+      timeZone: "Etc/UTC",
+      concurrencyPolicy: "Forbid",
+      startingDeadlineSeconds: Math.min(schedule.intervalMinutes * 60, maxStartingDeadlineSeconds),
+      suspend: workflow.spec.terminated,
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 3,
+      jobTemplate: {
+        metadata: { labels: objectLabels, annotations },
+        spec: {
+          backoffLimit: 0,
+          activeDeadlineSeconds: deadline,
+          template: {
+            metadata: { labels: objectLabels, annotations },
+            spec: {
+              restartPolicy: "Never",
+              activeDeadlineSeconds: deadline,
+              automountServiceAccountToken: false,
+              enableServiceLinks: false,
+              terminationGracePeriodSeconds: 10,
+              securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+              containers: [container],
+            },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,335 @@
+// The Workflow controller (DESIGN.md, reconciliation step 1): watches
+// Workflows and the CronJobs they own, and for each Workflow makes its
+// CronJob match the spec (server-side apply), suspends it and stops active
+// runs when the workflow is terminated, and writes the build status with
+// conditions. Level-triggered: a reconcile reads the cache (and the apiserver
+// where the cache may be behind) and converges, whatever happened before —
+// so a restart at any point is safe. Deleting a Workflow needs no code: its
+// CronJob carries a controller owner reference and the garbage collector
+// removes it.
+import * as k8s from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { apiVersion, labels } from "../api/v1alpha1/schema.ts";
+import { type Workflow, workflowResource } from "../api/v1alpha1/workflow.ts";
+import type { BackoffOptions } from "../runtime/backoff.ts";
+import { Controller, objectKey, type ReconcileResult, splitKey } from "../runtime/controller.ts";
+import type { EventRecorder } from "../runtime/events.ts";
+import { Informer } from "../runtime/informer.ts";
+import { apiMessage, describeError, isNotFound, isPermanent } from "../runtime/kube-errors.ts";
+import type { OperatorMetrics } from "../runtime/metrics.ts";
+import {
+  cronJobForWorkflow,
+  fieldManager,
+  InvalidWorkflowError,
+  type PodSettings,
+  scheduleForInterval,
+} from "./cronjob-for-workflow.ts";
+import {
+  type BuildOutcome,
+  shouldStartBuild,
+  startedStatus,
+  statusAfterBuild,
+  statusPatch,
+} from "./workflow-status.ts";
+
+export interface WorkflowControllerHooks {
+  /** Runs after the CronJob was applied and before the status is written (tests stop the operator here). */
+  afterCronJobApplied?: (workflow: Workflow) => Promise<void> | void;
+}
+
+export interface WorkflowControllerOptions {
+  kc: k8s.KubeConfig;
+  namespace: string;
+  podSettings: PodSettings;
+  workers: number;
+  logger: Logger;
+  metrics: OperatorMetrics;
+  events: EventRecorder;
+  /** How often every Workflow is reconciled even without a change. */
+  resyncMs: number;
+  backoff?: BackoffOptions;
+  hooks?: WorkflowControllerHooks;
+}
+
+/** Seconds to wait before looking again at a CronJob that belongs to someone else (it may be on its way out). */
+const foreignCronJobRetryMs = 10_000;
+
+type RawCronJob = k8s.V1CronJob & {
+  status?: { lastScheduleTime?: string; active?: k8s.V1ObjectReference[] };
+};
+
+export class WorkflowController {
+  readonly controller: Controller;
+  readonly workflows: Informer<Workflow>;
+  readonly cronJobs: Informer<RawCronJob>;
+  readonly #options: WorkflowControllerOptions;
+  readonly #custom: k8s.CustomObjectsApi;
+  readonly #batch: k8s.BatchV1Api;
+  readonly #log: Logger;
+
+  constructor(options: WorkflowControllerOptions) {
+    this.#options = options;
+    const { kc, namespace, logger, resyncMs } = options;
+    this.#log = logger.child({ controller: "workflow" });
+    this.#custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    this.#batch = kc.makeApiClient(k8s.BatchV1Api);
+    const { group, version, plural } = workflowResource;
+    this.workflows = new Informer<Workflow>({
+      name: "workflows",
+      path: `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
+      list: () => this.#custom.listNamespacedCustomObject({ group, version, namespace, plural }),
+      logger: this.#log,
+      resyncMs,
+    });
+    const selector = `app.kubernetes.io/managed-by=${fieldManager}`;
+    this.cronJobs = new Informer<RawCronJob>({
+      name: "cronjobs",
+      path: `/apis/batch/v1/namespaces/${namespace}/cronjobs`,
+      // Raw JSON like the watch delivers, so cached objects have one shape.
+      list: () =>
+        this.#custom.listNamespacedCustomObject({
+          group: "batch",
+          version: "v1",
+          namespace,
+          plural: "cronjobs",
+          labelSelector: selector,
+        }),
+      labelSelector: selector,
+      logger: this.#log,
+    });
+    this.controller = new Controller({
+      name: "workflow",
+      reconcile: (key) => this.reconcile(key),
+      workers: options.workers,
+      logger: this.#log,
+      metrics: options.metrics,
+      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+    });
+    this.workflows.on((workflow) => this.controller.enqueue(objectKey(workflow)));
+    this.cronJobs.on((cronJob) => {
+      const owner = cronJob.metadata?.ownerReferences?.find((ref) => ref.controller === true);
+      if (owner?.apiVersion === apiVersion && owner.kind === workflowResource.kind) {
+        this.controller.enqueue(`${cronJob.metadata?.namespace ?? ""}/${owner.name}`);
+      }
+    });
+  }
+
+  /** Fills the caches, then starts the workers. */
+  async start(): Promise<void> {
+    await Promise.all([this.workflows.start(this.#options.kc), this.cronJobs.start(this.#options.kc)]);
+    this.controller.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.workflows.stop(), this.cronJobs.stop()]);
+    await this.controller.stop();
+  }
+
+  /** One reconcile of one Workflow, by key "namespace/name". */
+  async reconcile(key: string): Promise<ReconcileResult | undefined> {
+    const { namespace, name } = splitKey(key);
+    const cached = this.workflows.get(namespace, name);
+    if (cached === undefined || cached.metadata.deletionTimestamp !== undefined) return undefined;
+    let workflow = cached;
+    const log = this.#log.child({ workflow: name, generation: workflow.metadata.generation });
+
+    if (shouldStartBuild(workflow)) {
+      workflow = await this.#writeStatus(workflow, startedStatus(workflow, new Date()));
+      log.info("build started");
+    }
+
+    let outcome: BuildOutcome;
+    let requeue: ReconcileResult | undefined;
+    const existing = await this.#currentCronJob(namespace, name);
+    const foreign =
+      existing !== undefined &&
+      !existing.metadata?.ownerReferences?.some(
+        (ref) => ref.controller === true && ref.uid === workflow.metadata.uid,
+      );
+    if (foreign) {
+      outcome = {
+        type: "failed",
+        message: `CronJob ${name} already exists and is not controlled by this workflow`,
+      };
+      requeue = { requeueAfterMs: foreignCronJobRetryMs };
+    } else if (workflow.spec.terminated && existing === undefined) {
+      outcome = { type: "canceled" };
+    } else {
+      outcome = await this.#build(workflow, existing, log);
+    }
+
+    const previous = workflow.status?.buildStatus;
+    const previousSchedule = workflow.status?.schedule;
+    workflow = await this.#writeStatus(workflow, statusAfterBuild(workflow, outcome, new Date()));
+    if (outcome.type === "failed" && previous !== "FAILED") {
+      log.warn({ reason: outcome.message }, "build failed");
+      await this.#options.events.record(workflow, "Warning", "BuildFailed", outcome.message);
+    }
+    if (outcome.type === "built") {
+      if (previous !== "COMPLETED" && workflow.status?.buildStatus === "COMPLETED") {
+        log.info({ schedule: outcome.schedule.cron }, "build completed");
+      }
+      if (!outcome.schedule.exact && outcome.schedule.cron !== previousSchedule) {
+        await this.#options.events.record(
+          workflow,
+          "Warning",
+          "ScheduleApproximated",
+          `interval ${workflow.spec.intervalMinutes} minutes has no exact cron form; runs every ${outcome.schedule.intervalMinutes} minutes ("${outcome.schedule.cron}")`,
+        );
+      }
+    }
+    return requeue;
+  }
+
+  /** Applies the CronJob; a request the apiserver refuses is a failed build, other errors are retried. */
+  async #build(workflow: Workflow, existing: RawCronJob | undefined, log: Logger): Promise<BuildOutcome> {
+    const name = workflow.metadata.name ?? "";
+    const namespace = workflow.metadata.namespace ?? "";
+    let schedule: ReturnType<typeof scheduleForInterval> | undefined;
+    let desired: k8s.V1CronJob;
+    try {
+      schedule = scheduleForInterval(workflow.spec.intervalMinutes);
+      desired = cronJobForWorkflow(workflow, this.#options.podSettings);
+    } catch (error) {
+      if (error instanceof InvalidWorkflowError || error instanceof RangeError) {
+        return { type: "failed", message: error.message, ...(schedule === undefined ? {} : { schedule }) };
+      }
+      throw error;
+    }
+
+    let applied: k8s.V1CronJob;
+    try {
+      applied = await this.#batch.patchNamespacedCronJob(
+        {
+          name,
+          namespace,
+          body: desired,
+          fieldManager,
+          force: true,
+        },
+        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply),
+      );
+    } catch (error) {
+      if (isPermanent(error)) {
+        return {
+          type: "failed",
+          message: `the apiserver refused CronJob ${name}: ${apiMessage(error) ?? describeError(error)}`,
+          schedule,
+        };
+      }
+      throw error;
+    }
+
+    const events = this.#options.events;
+    if (existing === undefined) {
+      log.info({ schedule: schedule.cron }, "created CronJob");
+      await events.record(
+        workflow,
+        "Normal",
+        "CronJobCreated",
+        `created CronJob ${name} with schedule "${schedule.cron}"`,
+      );
+    } else if (applied.metadata?.resourceVersion !== existing.metadata?.resourceVersion) {
+      const suspendedNow = existing.spec?.suspend !== true && desired.spec?.suspend === true;
+      const resumedNow = existing.spec?.suspend === true && desired.spec?.suspend !== true;
+      const what = suspendedNow ? "suspended" : resumedNow ? "resumed" : "updated";
+      log.info({ schedule: schedule.cron }, `${what} CronJob`);
+      await events.record(
+        workflow,
+        "Normal",
+        suspendedNow ? "CronJobSuspended" : resumedNow ? "CronJobResumed" : "CronJobUpdated",
+        `${what} CronJob ${name} (schedule "${schedule.cron}")`,
+      );
+    }
+
+    await this.#options.hooks?.afterCronJobApplied?.(workflow);
+
+    if (workflow.spec.terminated) await this.#stopActiveRuns(workflow, log);
+
+    const lastScheduleTime = (existing?.status?.lastScheduleTime ?? undefined) as string | undefined;
+    return {
+      type: "built",
+      schedule,
+      cronJobName: name,
+      ...(lastScheduleTime === undefined ? {} : { lastScheduleTime }),
+    };
+  }
+
+  /**
+   * Terminating a workflow stops its runs in progress: unfinished batch Jobs of
+   * its CronJob are deleted (with their Pods). Selected by label rather than
+   * from the CronJob's active list, which misses Jobs it did not create itself.
+   */
+  async #stopActiveRuns(workflow: Workflow, log: Logger): Promise<void> {
+    const namespace = workflow.metadata.namespace ?? "";
+    const name = workflow.metadata.name ?? "";
+    const jobs = await this.#batch.listNamespacedJob({
+      namespace,
+      labelSelector: `${labels.workflowId}=${name}`,
+    });
+    for (const job of jobs.items) {
+      const finished = job.status?.conditions?.some(
+        (c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True",
+      );
+      const ownedByCronJob = job.metadata?.ownerReferences?.some(
+        (ref) => ref.kind === "CronJob" && ref.name === name,
+      );
+      if (finished || !ownedByCronJob || job.metadata?.deletionTimestamp !== undefined) continue;
+      const jobName = job.metadata?.name ?? "";
+      try {
+        await this.#batch.deleteNamespacedJob({ name: jobName, namespace, propagationPolicy: "Background" });
+      } catch (error) {
+        if (isNotFound(error)) continue;
+        throw error;
+      }
+      log.info({ job: jobName }, "stopped an active run");
+      await this.#options.events.record(
+        workflow,
+        "Normal",
+        "RunStopped",
+        `stopped run ${jobName}: the workflow is terminated`,
+      );
+    }
+  }
+
+  /** The CronJob from the cache, or from the apiserver when the cache has none (it may be behind). */
+  async #currentCronJob(namespace: string, name: string): Promise<RawCronJob | undefined> {
+    const cached = this.cronJobs.get(namespace, name);
+    if (cached !== undefined) return cached;
+    try {
+      return (await this.#custom.getNamespacedCustomObject({
+        group: "batch",
+        version: "v1",
+        namespace,
+        plural: "cronjobs",
+        name,
+      })) as RawCronJob;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Writes the operator's part of the status when it changed, guarded by the
+   * resourceVersion the decision was based on (a conflict retries the reconcile
+   * on fresher data). Returns the workflow as written.
+   */
+  async #writeStatus(workflow: Workflow, next: Parameters<typeof statusPatch>[1]): Promise<Workflow> {
+    const patch = statusPatch(workflow.status, next);
+    if (patch === undefined) return workflow;
+    const { group, version, plural } = workflowResource;
+    return (await this.#custom.patchNamespacedCustomObjectStatus(
+      {
+        group,
+        version,
+        plural,
+        namespace: workflow.metadata.namespace ?? "",
+        name: workflow.metadata.name ?? "",
+        body: { metadata: { resourceVersion: workflow.metadata.resourceVersion }, status: patch },
+        fieldManager,
+      },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    )) as Workflow;
+  }
+}

@@ -1,0 +1,171 @@
+// `chronoverse operator`: wires the operator together and does nothing else —
+// cluster access, leader election on a Lease (only the leader runs the
+// controllers), the Workflow controller, Prometheus metrics on :8080 and
+// /healthz /readyz on :8081.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import * as k8s from "@kubernetes/client-node";
+import pino, { type Logger } from "pino";
+import { loadOperatorConfig, type OperatorConfig } from "./config.ts";
+import { WorkflowController } from "./controllers/workflow.ts";
+import { EventRecorder } from "./runtime/events.ts";
+import { describeError } from "./runtime/kube-errors.ts";
+import { LeaderElector } from "./runtime/leader-election.ts";
+import { OperatorMetrics } from "./runtime/metrics.ts";
+
+export interface RunningOperator {
+  identity: string;
+  /** Ports actually bound (differ from the configuration when it asked for 0). */
+  metricsPort: number;
+  probePort: number;
+  metrics: OperatorMetrics;
+  isLeader(): boolean;
+  /** True when this replica can do its job: a standby that reaches the apiserver, or a leader whose caches are filled. */
+  isReady(): boolean;
+  /**
+   * Stops the controllers and the HTTP servers. `releaseLease: false` leaves the
+   * Lease as it is, like a crashed process would (tests use it to check a takeover).
+   */
+  stop(options?: { releaseLease?: boolean }): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export async function runOperator(config: OperatorConfig): Promise<RunningOperator> {
+  const logger: Logger = config.logger ?? pino({ level: config.logLevel, name: "operator" });
+  const kc = config.kubeConfig ?? new k8s.KubeConfig();
+  if (config.kubeConfig === undefined) kc.loadFromDefault();
+  const metrics = new OperatorMetrics({ defaultMetrics: config.logger === undefined });
+  const events = new EventRecorder(kc, {
+    component: "chronoverse-operator",
+    instance: config.identity,
+    logger,
+  });
+
+  let workflows: WorkflowController | undefined;
+  let starting: Promise<void> | undefined;
+  const elector = new LeaderElector({
+    kc,
+    namespace: config.namespace,
+    leaseName: config.leaseName,
+    identity: config.identity,
+    timings: config.lease,
+    logger,
+    onStartedLeading: () => {
+      metrics.leader.set(1);
+      const controller = new WorkflowController({
+        kc,
+        namespace: config.namespace,
+        podSettings: config.pods,
+        workers: config.workers,
+        logger,
+        metrics,
+        events,
+        resyncMs: config.resyncMs,
+        ...(config.backoff === undefined ? {} : { backoff: config.backoff }),
+        ...(config.hooks === undefined ? {} : { hooks: config.hooks }),
+      });
+      workflows = controller;
+      // Not awaited: the elector must keep renewing while the caches fill.
+      starting = controller.start().catch((error: unknown) => {
+        logger.error({ err: describeError(error) }, "workflow controller did not start");
+      });
+    },
+    onStoppedLeading: async () => {
+      metrics.leader.set(0);
+      const controller = workflows;
+      workflows = undefined;
+      await starting;
+      await controller?.stop();
+    },
+  });
+
+  const metricsServer = createServer((req, res) => {
+    if (req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
+      metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { "content-type": metrics.registry.contentType });
+          res.end(text);
+        },
+        (error: unknown) => {
+          res.writeHead(500, { "content-type": "text/plain" });
+          res.end(`metrics failed: ${describeError(error)}\n`);
+        },
+      );
+      return;
+    }
+    res.writeHead(404, { "content-type": "text/plain" });
+    res.end("not found\n");
+  });
+
+  const isReady = (): boolean =>
+    elector.reachable() && (!elector.isLeader || (workflows?.workflows.hasSynced ?? false));
+  const probeServer = createServer((req, res) => {
+    const path = req.url?.split("?")[0];
+    if (path === "/healthz" || path === "/livez") {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("ok\n");
+    } else if (path === "/readyz") {
+      const ready = isReady();
+      res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" });
+      res.end(ready ? "ok\n" : "not ready\n");
+    } else {
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("not found\n");
+    }
+  });
+
+  const metricsPort = await listen(metricsServer, config.metricsPort, config.host);
+  const probePort = await listen(probeServer, config.probePort, config.host);
+  elector.start();
+  logger.info(
+    { namespace: config.namespace, identity: config.identity, metricsPort, probePort },
+    "operator started; campaigning for the leader lease",
+  );
+
+  let stopped: Promise<void> | undefined;
+  return {
+    identity: config.identity,
+    metricsPort,
+    probePort,
+    metrics,
+    isLeader: () => elector.isLeader,
+    isReady,
+    stop(options = {}) {
+      stopped ??= (async () => {
+        await elector.stop({ release: options.releaseLease ?? true });
+        await Promise.all([close(metricsServer), close(probeServer)]);
+        logger.info({ identity: config.identity }, "operator stopped");
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** Entry point for `chronoverse operator`: configuration from the environment, stops on SIGTERM/SIGINT. */
+export async function runOperatorCommand(
+  env: Record<string, string | undefined> = process.env,
+): Promise<void> {
+  const operator = await runOperator(loadOperatorConfig(env));
+  await new Promise<void>((resolve) => {
+    const shutdown = () => {
+      process.off("SIGTERM", shutdown);
+      process.off("SIGINT", shutdown);
+      void operator.stop().then(resolve);
+    };
+    process.on("SIGTERM", shutdown);
+    process.on("SIGINT", shutdown);
+  });
+}
