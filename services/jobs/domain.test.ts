@@ -252,12 +252,12 @@ describe("logs", () => {
 
   it("reads timestamped log lines", () => {
     expect(parseTimestampedLine("2026-01-01T00:00:00.123456789Z hello world", "f")).toEqual({
-      timestamp: "2026-01-01T00:00:00.123456789Z",
+      timestamp: "2026-01-01T00:00:00.123Z",
       message: "hello world",
     });
     expect(parseTimestampedLine("no timestamp", "f")).toEqual({ timestamp: "f", message: "no timestamp" });
     expect(parseTimestampedLine("2026-01-01T00:00:00Z ", "f")).toEqual({
-      timestamp: "2026-01-01T00:00:00Z",
+      timestamp: "2026-01-01T00:00:00.000Z",
       message: "",
     });
   });

@@ -410,7 +410,8 @@ export function highlight(message: string, needle: string, token: string): strin
 /**
  * One line of the pods/log API read with `timestamps=true`:
  * "<RFC 3339 nano timestamp> <text>". Lines without a parsable timestamp keep
- * their text and get `fallbackTime`.
+ * their text and get `fallbackTime`. Timestamps are returned with millisecond
+ * precision (ISO 8601, UTC).
  */
 export function parseTimestampedLine(
   line: string,
@@ -422,7 +423,8 @@ export function parseTimestampedLine(
   if (space < 0 || !/^\d{4}-\d{2}-\d{2}T/.test(head) || Number.isNaN(time)) {
     return { timestamp: fallbackTime, message: line };
   }
-  return { timestamp: head, message: line.slice(space + 1) };
+  // Milliseconds, like the retained copy (Postgres keeps microseconds; the wire gets one format).
+  return { timestamp: new Date(time).toISOString(), message: line.slice(space + 1) };
 }
 
 export interface TimedLine {
