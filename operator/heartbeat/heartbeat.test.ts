@@ -1,0 +1,177 @@
+// `chronoverse heartbeat` against a real HTTP server on 127.0.0.1.
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseArgs, parseTimeout, printableUrl, runHeartbeat } from "./heartbeat.ts";
+
+interface Captured {
+  stdout: string;
+  stderr: string;
+}
+
+async function heartbeat(argv: string[]): Promise<Captured & { code: number }> {
+  const out: Captured = { stdout: "", stderr: "" };
+  const code = await runHeartbeat(argv, {
+    stdout: { write: (t: string) => (out.stdout += t) },
+    stderr: { write: (t: string) => (out.stderr += t) },
+  });
+  return { ...out, code };
+}
+
+describe("chronoverse heartbeat", () => {
+  let server: Server;
+  let base: string;
+  const seen: IncomingHttpHeaders[] = [];
+  const pending = new Set<() => void>();
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      seen.push(req.headers);
+      const url = new URL(req.url ?? "/", "http://localhost");
+      if (url.pathname === "/slow") {
+        // Answers only when the test ends: the check must give up first.
+        pending.add(() => res.end());
+        return;
+      }
+      if (url.pathname === "/redirect") {
+        res.writeHead(302, { location: "/status/200" });
+        res.end();
+        return;
+      }
+      const status = Number(url.pathname.split("/")[2] ?? 200);
+      res.writeHead(status, { "content-type": "text/plain" });
+      res.end("body is ignored");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    for (const finish of pending) finish();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("succeeds when the status is the expected one", async () => {
+    const result = await heartbeat(["--url", `${base}/status/200`]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^ok: GET http:\/\/127\.0\.0\.1:\d+\/status\/200 returned 200 in \d+ms\n$/);
+    expect(result.stderr).toBe("");
+  });
+
+  it("succeeds on a non-2xx status when that is what is expected", async () => {
+    const result = await heartbeat(["--url", `${base}/status/503`, "--expected-status", "503"]);
+    expect(result.code).toBe(0);
+  });
+
+  it("fails with one line when the status differs, even on another 2xx", async () => {
+    const result = await heartbeat(["--url", `${base}/status/204`, "--expected-status=200"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^failed: GET http:\/\/127\.0\.0\.1:\d+\/status\/204 returned 204, expected 200\n$/,
+    );
+    expect(result.stdout).toBe("");
+  });
+
+  it("fails when the endpoint does not answer within the timeout", async () => {
+    const result = await heartbeat(["--url", `${base}/slow`, "--timeout", "300ms"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^failed: GET http:\/\/127\.0\.0\.1:\d+\/slow timed out after 300ms\n$/);
+  });
+
+  it("sends the given headers, every value of a repeated one", async () => {
+    seen.length = 0;
+    const result = await heartbeat([
+      "--url",
+      `${base}/status/200`,
+      "--header",
+      "X-Api-Key: secret-value",
+      "--header",
+      "Accept: text/plain",
+      "--header",
+      "Accept: application/json",
+    ]);
+    expect(result.code).toBe(0);
+    expect(seen[0]?.["x-api-key"]).toBe("secret-value");
+    expect(seen[0]?.accept).toBe("text/plain, application/json");
+    expect(seen[0]?.["user-agent"]).toBe("chronoverse-heartbeat");
+    expect(result.stdout + result.stderr).not.toContain("secret-value");
+  });
+
+  it("follows redirects unless a redirect is what is expected", async () => {
+    expect((await heartbeat(["--url", `${base}/redirect`])).code).toBe(0);
+    expect((await heartbeat(["--url", `${base}/redirect`, "--expected-status", "302"])).code).toBe(0);
+    expect((await heartbeat(["--url", `${base}/redirect`, "--expected-status", "301"])).stderr).toContain(
+      "returned 302, expected 301",
+    );
+  });
+
+  it("fails with the network reason when nothing listens", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const result = await heartbeat(["--url", `http://127.0.0.1:${port}/`]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^failed: GET http:\/\/127\.0\.0\.1:\d+\/: .*ECONNREFUSED/);
+  });
+
+  it("sends URL credentials as Basic authentication and never prints them or the query", async () => {
+    seen.length = 0;
+    const url = `${base.replace("http://", "http://user:pw@")}/status/500?token=abc`;
+    const result = await heartbeat(["--url", url]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^failed: GET http:\/\/127\.0\.0\.1:\d+\/status\/500 returned 500, expected 200\n$/,
+    );
+    expect(seen[0]?.authorization).toBe(`Basic ${Buffer.from("user:pw").toString("base64")}`);
+  });
+
+  it.each([
+    [[], "--url is required"],
+    [["--url", "ftp://example.com"], "--url must be an absolute http or https URL"],
+    [["--url", "not a url"], "--url must be an absolute http or https URL"],
+    [
+      ["--url", "http://x", "--expected-status", "600"],
+      "--expected-status must be an HTTP status from 100 to 599",
+    ],
+    [["--url", "http://x", "--timeout", "6m"], "--timeout must be a duration above 0 and at most 5m"],
+    [["--url", "http://x", "--timeout", "soon"], "--timeout must be a duration"],
+    [["--url", "http://x", "--header", "no colon"], "--header must look like 'Name: value'"],
+    [["--url"], "--url needs a value"],
+    [["--verbose"], 'unknown argument "--verbose"'],
+  ])("rejects %j with exit code 2", async (argv, message) => {
+    const result = await heartbeat(argv);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`heartbeat: ${message}`);
+    expect(result.stderr).toContain("usage: chronoverse heartbeat");
+  });
+});
+
+describe("heartbeat argument parsing", () => {
+  it.each([
+    ["10s", 10_000],
+    ["1m30s", 90_000],
+    ["250ms", 250],
+    ["5m", 300_000],
+    ["15", 15_000],
+    ["1.5s", 1_500],
+    ["", undefined],
+    ["10x", undefined],
+  ])("reads timeout %j as %s ms", (text, ms) => {
+    expect(parseTimeout(text)).toBe(ms);
+  });
+
+  it("defaults to status 200 and 10 s", () => {
+    const parsed = parseArgs(["--url", "https://example.com/health"]);
+    expect(parsed.expectedStatus).toBe(200);
+    expect(parsed.timeoutMs).toBe(10_000);
+    expect(parsed.headers).toEqual([]);
+  });
+
+  it("prints URLs without user info and query", () => {
+    expect(printableUrl(new URL("https://a:b@example.com:8443/x/y?q=1#f"))).toBe(
+      "https://example.com:8443/x/y",
+    );
+  });
+});

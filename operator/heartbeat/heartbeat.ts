@@ -1,0 +1,199 @@
+// `chronoverse heartbeat`: the program a HEARTBEAT workflow's pod runs. One
+// HTTP GET with the given headers and timeout; success iff the response status
+// equals the expected one (SPEC.md). Exits 0 on success, 1 when the check
+// fails, 2 on bad arguments, always with one line saying why. The URL is
+// printed without credentials or query, and header values are never printed
+// (they often carry tokens).
+
+export const usage =
+  "usage: chronoverse heartbeat --url <http(s) URL> [--expected-status <100-599>] [--timeout <duration, default 10s, max 5m>] [--header 'Name: value']...";
+
+export const exitCodes = { ok: 0, failed: 1, usage: 2 } as const;
+
+export interface HeartbeatCheck {
+  url: URL;
+  expectedStatus: number;
+  timeoutMs: number;
+  headers: Array<[string, string]>;
+}
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+const maxTimeoutMs = 5 * 60_000;
+
+/** Parses "10s", "1m30s", "250ms", "1h" (Go duration syntax) or a bare number of seconds. */
+export function parseTimeout(text: string): number | undefined {
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined;
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  for (const [, amount, , unit] of text.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(amount) * (units[unit ?? ""] ?? Number.NaN);
+  }
+  return Number.isFinite(total) ? Math.round(total) : undefined;
+}
+
+/** Reads the command line (after the word `heartbeat`). */
+export function parseArgs(argv: readonly string[]): HeartbeatCheck {
+  let url: string | undefined;
+  let expected = "200";
+  let timeout = "10s";
+  const headers: Array<[string, string]> = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (): string => {
+      if (eq > 0) return arg.slice(eq + 1);
+      const next = argv[i + 1];
+      if (next === undefined) throw new UsageError(`${flag} needs a value`);
+      i++;
+      return next;
+    };
+    switch (flag) {
+      case "--url":
+        url = value();
+        break;
+      case "--expected-status":
+        expected = value();
+        break;
+      case "--timeout":
+        timeout = value();
+        break;
+      case "--header": {
+        const header = value();
+        const colon = header.indexOf(":");
+        const name = colon > 0 ? header.slice(0, colon).trim() : "";
+        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+          throw new UsageError(`--header must look like 'Name: value', got a header without a valid name`);
+        }
+        headers.push([name, header.slice(colon + 1).trim()]);
+        break;
+      }
+      case "--help":
+      case "-h":
+        throw new UsageError("help");
+      default:
+        throw new UsageError(`unknown argument ${JSON.stringify(flag)}`);
+    }
+  }
+  if (url === undefined) throw new UsageError("--url is required");
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError("--url must be an absolute http or https URL");
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new UsageError("--url must be an absolute http or https URL");
+  }
+  if (!/^\d{3}$/.test(expected) || Number(expected) < 100 || Number(expected) > 599) {
+    throw new UsageError(
+      `--expected-status must be an HTTP status from 100 to 599, got ${JSON.stringify(expected)}`,
+    );
+  }
+  const timeoutMs = parseTimeout(timeout);
+  if (timeoutMs === undefined || timeoutMs <= 0 || timeoutMs > maxTimeoutMs) {
+    throw new UsageError(
+      `--timeout must be a duration above 0 and at most 5m, got ${JSON.stringify(timeout)}`,
+    );
+  }
+  return { url: parsed, expectedStatus: Number(expected), timeoutMs, headers };
+}
+
+/** The URL as it may be printed: no user info, no query, no fragment. */
+export function printableUrl(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}`;
+}
+
+function formatDuration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  if (typeof cause?.code === "string") return `${String(cause.message ?? "request failed")} (${cause.code})`;
+  if (typeof cause?.message === "string") return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+export interface HeartbeatResult {
+  ok: boolean;
+  /** The one-line report. */
+  line: string;
+  status?: number;
+}
+
+/**
+ * Performs the check. Redirects are followed unless a 3xx status is what is
+ * expected. User info in the URL becomes Basic authentication (as curl and
+ * Go's client do), since fetch refuses URLs with credentials.
+ */
+export async function check(request: HeartbeatCheck): Promise<HeartbeatResult> {
+  const target = `GET ${printableUrl(request.url)}`;
+  const headers = new Headers();
+  for (const [name, value] of request.headers) headers.append(name, value);
+  if (!headers.has("user-agent")) headers.set("user-agent", "chronoverse-heartbeat");
+  const url = new URL(request.url);
+  if (url.username !== "" || url.password !== "") {
+    if (!headers.has("authorization")) {
+      const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+      headers.set("authorization", `Basic ${Buffer.from(credentials).toString("base64")}`);
+    }
+    url.username = "";
+    url.password = "";
+  }
+  const started = performance.now();
+  try {
+    const response = await fetch(url, {
+      method: "GET",
+      headers,
+      redirect: request.expectedStatus >= 300 && request.expectedStatus < 400 ? "manual" : "follow",
+      signal: AbortSignal.timeout(request.timeoutMs),
+    });
+    await response.body?.cancel().catch(() => undefined);
+    const elapsed = Math.round(performance.now() - started);
+    if (response.status === request.expectedStatus) {
+      return {
+        ok: true,
+        status: response.status,
+        line: `ok: ${target} returned ${response.status} in ${elapsed}ms`,
+      };
+    }
+    return {
+      ok: false,
+      status: response.status,
+      line: `failed: ${target} returned ${response.status}, expected ${request.expectedStatus}`,
+    };
+  } catch (error) {
+    const name = (error as { name?: unknown }).name;
+    if (name === "TimeoutError") {
+      return { ok: false, line: `failed: ${target} timed out after ${formatDuration(request.timeoutMs)}` };
+    }
+    // The reason may quote the URL; print it only in its printable form.
+    const reason = networkReason(error).replaceAll(url.href, printableUrl(url));
+    return { ok: false, line: `failed: ${target}: ${reason}` };
+  }
+}
+
+export interface HeartbeatIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+/** Runs `chronoverse heartbeat <argv>` and returns the process exit code. */
+export async function runHeartbeat(argv: readonly string[], io: HeartbeatIo = process): Promise<number> {
+  let request: HeartbeatCheck;
+  try {
+    request = parseArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(error.message === "help" ? `${usage}\n` : `heartbeat: ${error.message}\n${usage}\n`);
+    return exitCodes.usage;
+  }
+  const result = await check(request);
+  (result.ok ? io.stdout : io.stderr).write(`${result.line}\n`);
+  return result.ok ? exitCodes.ok : exitCodes.failed;
+}
