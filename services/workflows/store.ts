@@ -145,7 +145,7 @@ export function createWorkflowStore(options: WorkflowStoreOptions): WorkflowStor
   }
 
   return {
-    async start(timeoutMs = 30_000) {
+    async start(timeoutMs = 10_000) {
       if (!(await cache.start(timeoutMs))) {
         logger.warn({ namespace }, "workflow cache not synced yet; reads go to the apiserver until it is");
       }
