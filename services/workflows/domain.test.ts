@@ -12,6 +12,7 @@ import {
   parseGoDuration,
   parseListFilter,
   planUpdate,
+  requestFieldForSpecPath,
   specForCreate,
   toGetWorkflowByIdResponse,
   toGetWorkflowResponse,
@@ -147,6 +148,25 @@ describe("specForCreate", () => {
     [container({}), "payload.image"],
     [container({ image: "busybox", cmd: "echo" }), "payload.cmd"],
     [container({ image: "busybox", env: { A: 1 } }), "payload.env.A"],
+    [container({ image: "busybox", cmd: Array(257).fill("x") }), "payload.cmd"],
+    [container({ image: "busybox", cmd: ["x".repeat(8193)] }), "payload.cmd"],
+    [
+      container({
+        image: "busybox",
+        env: Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`V${i}`, "x"])),
+      }),
+      "payload.env",
+    ],
+    [container({ image: "busybox", env: { A: "x".repeat(32769) } }), "payload.env.A"],
+    [heartbeat({ endpoint: "https://e.com", headers: { A: Array(17).fill("x") } }), "payload.headers.A"],
+    [
+      heartbeat({
+        endpoint: "https://e.com",
+        headers: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`H${i}`, ["x"]])),
+      }),
+      "payload.headers",
+    ],
+    [heartbeat({ endpoint: `https://e.com/${"x".repeat(2048)}` }), "payload.endpoint"],
   ])("rejects %j on %s", (request, field) =>
     fails(() => specForCreate(request, open), InvalidArgument, field),
   );
@@ -178,6 +198,17 @@ describe("specForCreate", () => {
 });
 
 const baseSpec = (): WorkflowSpec => specForCreate(container({ image: "busybox", cmd: ["true"] }), open);
+
+describe("requestFieldForSpecPath", () => {
+  it.each([
+    ["spec.displayName", "name"],
+    ["spec.intervalMinutes", "interval"],
+    ["spec.maxConsecutiveFailures", "max_consecutive_job_failures_allowed"],
+    ["spec.container.command[3]", "payload"],
+    ["spec.heartbeat.endpoint", "payload"],
+    ["spec.logRetention", "log_retention"],
+  ])("%s → %s", (path, field) => expect(requestFieldForSpecPath(path)).toBe(field));
+});
 
 describe("planUpdate", () => {
   const fields = (payload: object, interval = 5) =>

@@ -220,9 +220,24 @@ function rejectUnknownKeys(object: Record<string, unknown>, known: readonly stri
   }
 }
 
-function stringList(field: string, value: unknown): string[] {
+/** Size limits of the CRD's schema (operator/api/v1alpha1/workflow.ts), checked here to name the field. */
+const payloadLimits = {
+  headerNames: 64,
+  headerValues: 16,
+  headerValueLength: 8192,
+  cmdItems: 256,
+  cmdItemLength: 8192,
+  envNames: 128,
+  envValueLength: 32768,
+} as const;
+
+function stringList(field: string, value: unknown, maxItems: number, maxLength: number): string[] {
   if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
     throw new InvalidArgument(field, "must be a list of strings");
+  }
+  if (value.length > maxItems) throw new InvalidArgument(field, `must have at most ${maxItems} items`);
+  if (value.some((item) => [...item].length > maxLength)) {
+    throw new InvalidArgument(field, `items must be at most ${maxLength} characters`);
   }
   return value as string[];
 }
@@ -274,11 +289,19 @@ function parseHeartbeat(payload: Record<string, unknown>, rules: PayloadRules): 
       throw new InvalidArgument("payload.headers", "must be an object of header name to a list of strings");
     }
     const parsed: Record<string, string[]> = {};
+    if (Object.keys(headers).length > payloadLimits.headerNames) {
+      throw new InvalidArgument("payload.headers", `must have at most ${payloadLimits.headerNames} headers`);
+    }
     for (const [name, values] of Object.entries(headers)) {
       if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
         throw new InvalidArgument(`payload.headers.${name}`, "is not a valid header name");
       }
-      parsed[name] = stringList(`payload.headers.${name}`, values);
+      parsed[name] = stringList(
+        `payload.headers.${name}`,
+        values,
+        payloadLimits.headerValues,
+        payloadLimits.headerValueLength,
+      );
     }
     if (Object.keys(parsed).length > 0) settings.headers = parsed;
   }
@@ -305,7 +328,7 @@ function parseContainer(payload: Record<string, unknown>): ContainerSettings {
     ),
   };
   if (cmd !== undefined && cmd !== null) {
-    const command = stringList("payload.cmd", cmd);
+    const command = stringList("payload.cmd", cmd, payloadLimits.cmdItems, payloadLimits.cmdItemLength);
     if (command.length > 0) settings.command = command;
   }
   if (env !== undefined && env !== null) {
@@ -313,11 +336,20 @@ function parseContainer(payload: Record<string, unknown>): ContainerSettings {
       throw new InvalidArgument("payload.env", "must be an object of name to string value");
     }
     const parsed: Record<string, string> = {};
+    if (Object.keys(env).length > payloadLimits.envNames) {
+      throw new InvalidArgument("payload.env", `must have at most ${payloadLimits.envNames} variables`);
+    }
     for (const [name, value] of Object.entries(env)) {
       if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)) {
         throw new InvalidArgument(`payload.env.${name}`, "is not a valid environment variable name");
       }
       if (typeof value !== "string") throw new InvalidArgument(`payload.env.${name}`, "must be a string");
+      if ([...value].length > payloadLimits.envValueLength) {
+        throw new InvalidArgument(
+          `payload.env.${name}`,
+          `must be at most ${payloadLimits.envValueLength} characters`,
+        );
+      }
       parsed[name] = value;
     }
     if (Object.keys(parsed).length > 0) settings.env = parsed;
@@ -464,6 +496,31 @@ export function planUpdate(current: WorkflowSpec, fields: UpdateFields): UpdateP
     rebuild: payloadChanged || current.terminated,
     specChanged: canonicalJson(current) !== canonicalJson(spec),
   };
+}
+
+/**
+ * The request field behind a Workflow spec path that the apiserver's schema
+ * rejected (e.g. "spec.container.command[3]" → "payload"), so that such a
+ * rejection is still an InvalidArgument naming a field the client sent.
+ */
+export function requestFieldForSpecPath(path: string): string {
+  const field = path.replace(/^\.?spec\./, "").split(/[.[]/)[0] ?? "";
+  switch (field) {
+    case "displayName":
+      return "name";
+    case "intervalMinutes":
+      return "interval";
+    case "maxConsecutiveFailures":
+      return "max_consecutive_job_failures_allowed";
+    case "logRetention":
+      return "log_retention";
+    case "kind":
+      return "kind";
+    case "userId":
+      return "user_id";
+    default:
+      return "payload";
+  }
 }
 
 // ------------------------------------------------------------------ reading

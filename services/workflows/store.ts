@@ -15,9 +15,10 @@ import {
   workflowJobResource,
   workflowResource,
 } from "../../operator/api/v1alpha1/index.ts";
-import { Aborted, NotFound } from "../../src/grpc/errors.ts";
+import { Aborted, InvalidArgument, NotFound } from "../../src/grpc/errors.ts";
 import type { Logger } from "../../src/logging.ts";
 import { compareResourceVersions, ObjectCache } from "./cache.ts";
+import { requestFieldForSpecPath } from "./domain.ts";
 
 export interface WorkflowStoreOptions {
   kc: k8s.KubeConfig;
@@ -57,6 +58,27 @@ export interface WorkflowStore {
   delete(id: string, check: (workflow: Workflow) => void): Promise<boolean>;
   /** Whether a run of the workflow is RUNNING. */
   hasRunningJobs(id: string): Promise<boolean>;
+}
+
+/**
+ * A write the apiserver refused as invalid (422: the CRD's schema or CEL
+ * rules) becomes InvalidArgument naming the request field; the domain rules
+ * normally catch these first.
+ */
+function invalidFromApiserver(error: unknown): unknown {
+  if (!(error instanceof k8s.ApiException) || error.code !== 422) return error;
+  let body: { message?: string; details?: { causes?: { field?: string; message?: string }[] } } = {};
+  try {
+    body = typeof error.body === "string" ? JSON.parse(error.body) : (error.body as typeof body);
+  } catch {
+    // not a Status: keep the defaults
+  }
+  const cause = body.details?.causes?.[0];
+  const field = requestFieldForSpecPath(cause?.field ?? "");
+  return new InvalidArgument(
+    field,
+    `rejected by the Workflow schema: ${cause?.message ?? body.message ?? "invalid"}`,
+  );
 }
 
 export function isConflict(error: unknown): boolean {
@@ -136,7 +158,7 @@ export function createWorkflowStore(options: WorkflowStoreOptions): WorkflowStor
           body: { ...target, status },
         })) as Workflow;
       } catch (error) {
-        if (!isConflict(error)) throw error;
+        if (!isConflict(error)) throw invalidFromApiserver(error);
         await jitter(attempt);
         target = await direct(target.metadata.name ?? "");
       }
@@ -200,7 +222,7 @@ export function createWorkflowStore(options: WorkflowStoreOptions): WorkflowStor
       try {
         workflow = (await api.createNamespacedCustomObject({ ...base, body })) as Workflow;
       } catch (error) {
-        if (!isConflict(error)) throw error;
+        if (!isConflict(error)) throw invalidFromApiserver(error);
         // A retry of a create that got through before (same id from the idempotency claim).
         const existing = await direct(id);
         if (existing === undefined || existing.spec.userId !== spec.userId) throw error;
@@ -226,7 +248,7 @@ export function createWorkflowStore(options: WorkflowStoreOptions): WorkflowStor
               body: { ...workflow, spec: change.spec },
             })) as Workflow;
           } catch (error) {
-            if (!isConflict(error)) throw error;
+            if (!isConflict(error)) throw invalidFromApiserver(error);
             await jitter(attempt);
             continue;
           }
