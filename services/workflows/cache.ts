@@ -19,6 +19,8 @@ export interface CacheOptions<T> {
   path: string;
   list: () => Promise<{ metadata?: { resourceVersion?: string }; items: T[] }>;
   logger: Logger;
+  /** A watch silent this long is ended by the client and restarted (client-node's default: 30 s). */
+  idleTimeoutMs?: number;
 }
 
 /** Compares resourceVersions as the etcd revisions they are; undefined when not numeric. */
@@ -41,6 +43,7 @@ export class ObjectCache<T extends CachedObject> {
   /** Bumped whenever a watch is replaced, so the old one's end is ignored. */
   #watchId = 0;
   #waiters = new Set<() => void>();
+  #watchesStarted = 0;
 
   constructor(options: CacheOptions<T>) {
     this.#options = options;
@@ -48,6 +51,11 @@ export class ObjectCache<T extends CachedObject> {
 
   get synced(): boolean {
     return this.#synced;
+  }
+
+  /** Watches started so far, and list/watch failures since the last event (for tests and logs). */
+  get stats(): { watches: number; failures: number } {
+    return { watches: this.#watchesStarted, failures: this.#failures };
   }
 
   get(name: string): T | undefined {
@@ -137,17 +145,24 @@ export class ObjectCache<T extends CachedObject> {
     let expired = false;
     let ended = false;
     const watch = new k8s.Watch(this.#options.kc);
+    if (this.#options.idleTimeoutMs !== undefined) {
+      // Not a public option of client-node's Watch; the field exists since 1.0.
+      Object.assign(watch, { requestTimeoutMs: this.#options.idleTimeoutMs });
+    }
+    this.#watchesStarted++;
     const done = (error: unknown): void => {
       if (ended) return;
       ended = true;
       if (this.#stopped || id !== this.#watchId) return;
       const code = (error as { code?: number; statusCode?: number } | null)?.statusCode;
+      // The client ends a watch that was silent for 30 s; that is no failure.
+      const idle = (error as { name?: string } | null)?.name === "TimeoutError";
       if (expired || code === 410) {
         void this.#relist();
-      } else if (error) {
+      } else if (error && !idle) {
         this.#retry("watch", error);
       } else {
-        void this.#startWatch(); // the server closed the watch (its timeout): continue from here
+        void this.#startWatch(); // closed by the server (its timeout) or idle: continue from here
       }
     };
     try {

@@ -90,6 +90,30 @@ describe("ObjectCache", () => {
     await waitFor("the cache to drop the widget", () => cache.get("one") === undefined || undefined);
   });
 
+  it("restarts idle watches at once, without counting them as failures, and misses nothing", async () => {
+    const idle = new ObjectCache<Widget>({
+      kc,
+      path: `/apis/${group}/v1/namespaces/${ns.name}/widgets`,
+      list: async () => (await api.listNamespacedCustomObject(where())) as { items: Widget[] },
+      logger: testLogger(),
+      idleTimeoutMs: 100,
+    });
+    try {
+      expect(await idle.start(60_000)).toBe(true);
+      await waitFor("a few idle watch restarts", () => (idle.stats.watches >= 4 ? true : undefined));
+      expect(idle.stats.failures).toBe(0);
+      const created = (await api.createNamespacedCustomObject({
+        ...where(),
+        body: { apiVersion: `${group}/v1`, kind: "Widget", metadata: { name: "two" }, spec: { size: 2 } },
+      })) as Widget;
+      const rv = created.metadata.resourceVersion ?? "";
+      await waitFor(`the idle cache to reach ${rv}`, () => idle.hasReached(rv) || undefined);
+      expect(idle.get("two")?.spec?.size).toBe(2);
+    } finally {
+      await idle.stop();
+    }
+  });
+
   it("compares resourceVersions numerically", () => {
     expect(compareResourceVersions("9", "10")).toBe(-1);
     expect(compareResourceVersions("10", "10")).toBe(0);
