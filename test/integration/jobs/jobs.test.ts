@@ -118,6 +118,35 @@ describe("JobsService: runs", () => {
       expect(ids[0]).not.toBe(first);
     });
 
+    it("keeps a key for 24 hours: an expired key schedules a new run", async () => {
+      const key = `expiring-${uuidv7()}`;
+      const first = (await schedule(request({ idempotency_key: key }))).response.id;
+      await t.svc.db
+        .updateTable("job_idempotency_keys")
+        .set({ expires_at: new Date(Date.now() - 1000) })
+        .where("key", "=", key)
+        .execute();
+      const second = (await schedule(request({ idempotency_key: key }))).response.id;
+      expect(second).not.toBe(first);
+      expect(second).toMatch(UUID_V7);
+      expect((await schedule(request({ idempotency_key: key }))).response.id).toBe(second);
+    });
+
+    it("answers a retried key with its job even after the workflow was terminated", async () => {
+      const wf = await t.createWorkflow(userId);
+      const id = wf.metadata.name ?? "";
+      const key = `before-termination-${uuidv7()}`;
+      const first = (await schedule(request({ workflow_id: id, idempotency_key: key }))).response.id;
+      await t.patchWorkflowSpec(id, { terminated: true });
+      await waitFor("a new key to be refused", async () =>
+        schedule(request({ workflow_id: id })).then(
+          () => undefined,
+          (error: { code: number }) => (error.code === status.FAILED_PRECONDITION ? true : undefined),
+        ),
+      );
+      expect((await schedule(request({ workflow_id: id, idempotency_key: key }))).response.id).toBe(first);
+    });
+
     it("checks workflow_generation when it is not zero", async () => {
       const generation = workflow.metadata.generation ?? 1;
       const { response } = await schedule(request({ workflow_generation: generation }));
