@@ -19,7 +19,7 @@ import type { Workflow } from "../../operator/api/v1alpha1/workflow.ts";
 import type { WorkflowJob } from "../../operator/api/v1alpha1/workflow-job.ts";
 import type { Database } from "../../src/db/schema.ts";
 import { Aborted, FailedPrecondition, InvalidArgument, NotFound } from "../../src/grpc/errors.ts";
-import { type CallContext, requireSameUser } from "../../src/grpc/handlers.ts";
+import { type CallContext, requireSameUser, StreamCancelled } from "../../src/grpc/handlers.ts";
 import type { ServiceFactory, ServiceInstance } from "../../src/grpc/service.ts";
 import {
   checkSchedulable,
@@ -79,6 +79,8 @@ export interface JobsServiceOptions {
 
 const STATUS_WRITE_ATTEMPTS = 5;
 const REPLAY_BATCH = 1000;
+/** Consecutive failed follows of a Pod log before StreamJobLogs gives up. */
+const MAX_FOLLOW_FAILURES = 5;
 const KEY_PURGE_INTERVAL_MS = 3_600_000;
 /** DNS-1123 subdomain: what a Pod name may be. */
 const POD_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -445,12 +447,22 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
           return;
         }
         const changes = changeWaiter(store, jobId);
+        /** The Pod whose lines `sent` counts: a retry's new Pod starts a new log. */
+        let countedPod: string | undefined;
+        let failures = 0;
         try {
           for (;;) {
             if (signal.aborted) return;
             const job = store.getJob(jobId);
             if (job === undefined) return; // deleted: nothing more will be written
             const pod = job.status?.podName;
+            if (pod && pod !== countedPod) {
+              if (countedPod !== undefined) {
+                sent.stdout = 0;
+                sent.stderr = 0;
+              }
+              countedPod = pod;
+            }
             if (isTerminal(phaseOf(job))) {
               // Catch up with whatever the follower had not delivered, then end.
               const rest = pod ? await live.read(pod, signal) : undefined;
@@ -478,6 +490,17 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
                 if (skip[line.stream] > 0) skip[line.stream]--;
                 else await emit(line);
               }
+              failures = 0;
+            } catch (error) {
+              // A dropped connection or an apiserver hiccup: follow again from
+              // the start (skipping what was sent); give up after a few in a row.
+              if (signal.aborted || error instanceof StreamCancelled || ++failures >= MAX_FOLLOW_FAILURES) {
+                throw error;
+              }
+              context.logger.warn(
+                { job_id: jobId, err: String(error) },
+                "following the pod log failed; retrying",
+              );
             } finally {
               unwatch();
               signal.removeEventListener("abort", stopFollowing);

@@ -121,6 +121,26 @@ describe("JobsService: StreamJobLogs", () => {
     for (const line of stream.received) expect(["stdout", "stderr"]).toContain(line.stream);
   });
 
+  it("moves on to a retried run's new Pod, continuing the sequence", async () => {
+    const jobId = await t.schedule(userId, workflowId);
+    const first = newLog();
+    first.write("stdout", "attempt 1 starts");
+    await createLoggingPod(t, `a1-${jobId}`, first);
+    await t.setJobStatus(jobId, { phase: "RUNNING", podName: `a1-${jobId}`, attempts: 1 });
+    const stream = open(jobId);
+    await waitFor("the first attempt's line", () => (stream.received.length === 1 ? true : undefined));
+
+    const second = newLog();
+    second.write("stdout", "attempt 2 starts", "attempt 2 works");
+    await createLoggingPod(t, `a2-${jobId}`, second);
+    await t.setJobStatus(jobId, { podName: `a2-${jobId}`, attempts: 2 });
+    await waitFor("the second attempt's lines", () => (stream.received.length === 3 ? true : undefined));
+    await t.setJobStatus(jobId, { phase: "COMPLETED" });
+    await stream.ended;
+    expect(messages(stream.received)).toEqual(["attempt 1 starts", "attempt 2 starts", "attempt 2 works"]);
+    expect(stream.received.map((l) => l.sequence_num)).toEqual([1, 2, 3]);
+  });
+
   it("replays the retained log of a finished run and ends", async () => {
     const jobId = await t.schedule(userId, workflowId);
     await t.setJobStatus(jobId, { phase: "FAILED" });
