@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { LOG_LEVELS, type LogLevel } from "../src/logging.ts";
 import { defaultPodSettings, type PodSettings } from "./controllers/cronjob-for-workflow.ts";
 import type { WorkflowControllerHooks } from "./controllers/workflow.ts";
 import type { BackoffOptions } from "./runtime/backoff.ts";
@@ -32,7 +33,7 @@ export interface OperatorConfig {
   /** Interface the two HTTP servers bind to. */
   host: string;
   pods: PodSettings;
-  logLevel: string;
+  logLevel: LogLevel;
   backoff?: BackoffOptions;
   /** Cluster access; default: in-cluster service account, else $KUBECONFIG / ~/.kube/config. */
   kubeConfig?: k8s.KubeConfig;
@@ -108,12 +109,10 @@ export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
         },
       },
     },
-    logLevel: (get("LOG_LEVEL") ?? "info").toLowerCase(),
+    logLevel: (get("LOG_LEVEL") ?? "info").toLowerCase() as LogLevel,
   };
-  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(config.logLevel)) {
-    problems.push(
-      `LOG_LEVEL=${JSON.stringify(config.logLevel)}: must be one of fatal, error, warn, info, debug, trace, silent`,
-    );
+  if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) {
+    problems.push(`LOG_LEVEL=${JSON.stringify(config.logLevel)}: must be one of ${LOG_LEVELS.join(", ")}`);
   }
   const quantity = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
   for (const [variable, value] of [

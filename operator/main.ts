@@ -5,8 +5,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as k8s from "@kubernetes/client-node";
-import pino, { type Logger } from "pino";
-import { loadOperatorConfig, type OperatorConfig } from "./config.ts";
+import type { Logger } from "pino";
+import { createLogger } from "../src/logging.ts";
+import { loadOperatorConfig, type OperatorConfig, OperatorConfigError } from "./config.ts";
 import { WorkflowController } from "./controllers/workflow.ts";
 import { EventRecorder } from "./runtime/events.ts";
 import { describeError } from "./runtime/kube-errors.ts";
@@ -44,7 +45,7 @@ function close(server: Server): Promise<void> {
 }
 
 export async function runOperator(config: OperatorConfig): Promise<RunningOperator> {
-  const logger: Logger = config.logger ?? pino({ level: config.logLevel, name: "operator" });
+  const logger: Logger = config.logger ?? createLogger({ level: config.logLevel, name: "operator" });
   const kc = config.kubeConfig ?? new k8s.KubeConfig();
   if (config.kubeConfig === undefined) kc.loadFromDefault();
   const metrics = new OperatorMetrics({ defaultMetrics: config.logger === undefined });
@@ -154,11 +155,22 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   };
 }
 
-/** Entry point for `chronoverse operator`: configuration from the environment, stops on SIGTERM/SIGINT. */
+/**
+ * Entry point for `chronoverse operator`: configuration from the environment,
+ * runs until SIGTERM/SIGINT. Resolves with the exit code (2: bad configuration).
+ */
 export async function runOperatorCommand(
   env: Record<string, string | undefined> = process.env,
-): Promise<void> {
-  const operator = await runOperator(loadOperatorConfig(env));
+): Promise<number> {
+  let config: OperatorConfig;
+  try {
+    config = loadOperatorConfig(env);
+  } catch (error) {
+    if (!(error instanceof OperatorConfigError)) throw error;
+    process.stderr.write(`chronoverse operator: ${error.message}\n`);
+    return 2;
+  }
+  const operator = await runOperator(config);
   await new Promise<void>((resolve) => {
     const shutdown = () => {
       process.off("SIGTERM", shutdown);
@@ -168,4 +180,5 @@ export async function runOperatorCommand(
     process.on("SIGTERM", shutdown);
     process.on("SIGINT", shutdown);
   });
+  return 0;
 }

@@ -92,6 +92,17 @@ export const commands: Record<string, Command> = {
       return 0;
     },
   },
+  operator: {
+    summary: "run the operator (Workflow → CronJob; leader election, metrics :8080, probes :8081)",
+    usage: "chronoverse operator   (configuration: environment, see docs/operator.md)",
+    run: async () => (await import("../../operator/main.ts")).runOperatorCommand(),
+  },
+  heartbeat: {
+    summary: "one HTTP check, as a HEARTBEAT workflow's pod runs it (exit 0 ok, 1 failed)",
+    usage:
+      "chronoverse heartbeat --url URL [--expected-status 200] [--timeout 10s] [--header 'Name: value']...",
+    run: async (args) => (await import("../../operator/heartbeat/heartbeat.ts")).runHeartbeat(args),
+  },
 };
 
 function help(): string {
