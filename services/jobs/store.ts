@@ -11,7 +11,6 @@ import { type Workflow, workflowResource } from "../../operator/api/v1alpha1/wor
 import { type WorkflowJob, workflowJobResource } from "../../operator/api/v1alpha1/workflow-job.ts";
 import type { Logger } from "../../src/logging.ts";
 import { InformerCache } from "./cache.ts";
-import { LABEL_USER_ID, LABEL_WORKFLOW_ID } from "./domain.ts";
 
 /** HTTP status of a failed @kubernetes/client-node call (ApiException.code). */
 export function statusCode(error: unknown): number | undefined {
@@ -53,6 +52,8 @@ export class JobStore {
   /** Objects this process wrote, newer than the informer's copy. */
   readonly #written = new Map<string, WorkflowJob>();
   readonly #listeners = new Map<string, Set<JobListener>>();
+  /** Job names by workflow, so ListJobs does not scan every run of the namespace. */
+  readonly #byWorkflow = new Map<string, Set<string>>();
 
   constructor(options: { kc: k8s.KubeConfig; namespace: string; logger: Logger }) {
     const { kc, namespace, logger } = options;
@@ -88,6 +89,7 @@ export class JobStore {
     this.#jobs.on((job, event) => {
       const name = job.metadata?.name;
       if (name === undefined) return;
+      this.#index(job, event !== "delete");
       const written = this.#written.get(name);
       if (written !== undefined && (event === "delete" || resourceVersion(job) >= resourceVersion(written))) {
         this.#written.delete(name);
@@ -99,8 +101,53 @@ export class JobStore {
     });
   }
 
-  async start(): Promise<void> {
-    await Promise.all([this.#jobs.start(this.#kc), this.#workflows.start(this.#kc)]);
+  /**
+   * Starts both caches; resolves once each has its first list. Throws after
+   * `timeoutMs` without one (CRDs not installed, apiserver unreachable, no
+   * permission), so a misconfigured process fails at start with a reason.
+   */
+  async start(timeoutMs = 60_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `the WorkflowJob and Workflow caches of namespace ${this.namespace} did not sync within ${timeoutMs} ms: are the CRDs installed, the apiserver reachable, and list/watch allowed?`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([
+        Promise.all([this.#jobs.start(this.#kc), this.#workflows.start(this.#kc)]),
+        timeout,
+      ]);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Keeps the per-workflow index of job names (spec.workflowName is immutable). */
+  #index(job: WorkflowJob, present: boolean): void {
+    const name = job.metadata?.name;
+    const workflow = job.spec?.workflowName;
+    if (name === undefined || workflow === undefined) return;
+    let names = this.#byWorkflow.get(workflow);
+    if (present) {
+      if (names === undefined) {
+        names = new Set();
+        this.#byWorkflow.set(workflow, names);
+      }
+      names.add(name);
+    } else if (names !== undefined) {
+      names.delete(name);
+      if (names.size === 0) this.#byWorkflow.delete(workflow);
+    }
   }
 
   async stop(): Promise<void> {
@@ -117,23 +164,15 @@ export class JobStore {
     return written;
   }
 
-  /** The runs of one workflow of one user (label selection over the cache). */
+  /** The runs of one workflow of one user (from the cache's per-workflow index). */
   listJobs(userId: string, workflowId: string): WorkflowJob[] {
-    const byName = new Map<string, WorkflowJob>();
-    for (const job of this.#jobs.list(this.namespace)) {
-      const labels = job.metadata.labels ?? {};
-      if (labels[LABEL_USER_ID] === userId && labels[LABEL_WORKFLOW_ID] === workflowId) {
-        byName.set(job.metadata.name ?? "", job);
-      }
-    }
-    for (const written of this.#written.values()) {
-      const labels = written.metadata.labels ?? {};
-      if (labels[LABEL_USER_ID] !== userId || labels[LABEL_WORKFLOW_ID] !== workflowId) continue;
-      const name = written.metadata.name ?? "";
+    const jobs: WorkflowJob[] = [];
+    for (const name of this.#byWorkflow.get(workflowId) ?? []) {
       const job = this.getJob(name);
-      if (job !== undefined) byName.set(name, job);
+      if (job !== undefined && job.spec.userId === userId && job.spec.workflowName === workflowId)
+        jobs.push(job);
     }
-    return [...byName.values()];
+    return jobs;
   }
 
   /** Calls `listener` with the job's newest copy (undefined once deleted) whenever it changes. */
@@ -155,6 +194,7 @@ export class JobStore {
     const cached = this.#jobs.get(this.namespace, name);
     if (cached === undefined || resourceVersion(cached) < resourceVersion(job)) {
       this.#written.set(name, job);
+      this.#index(job, true);
       const listeners = this.#listeners.get(name);
       for (const listener of listeners ?? []) listener(job);
     }
