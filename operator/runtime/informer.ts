@@ -36,6 +36,7 @@ export class Informer<T extends CachedObject> {
   #inner: (k8s.Informer<k8s.KubernetesObject> & k8s.ObjectCache<k8s.KubernetesObject>) | undefined;
   #stopped = true;
   #failures = 0;
+  #errors = 0;
   #restartTimer: NodeJS.Timeout | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #synced = false;
@@ -47,6 +48,11 @@ export class Informer<T extends CachedObject> {
     this.synced = new Promise((resolve) => {
       this.#markSynced = resolve;
     });
+  }
+
+  /** List/watch failures since the informer was created (each one is retried). */
+  get errors(): number {
+    return this.#errors;
   }
 
   get hasSynced(): boolean {
@@ -87,6 +93,7 @@ export class Informer<T extends CachedObject> {
     inner.on("error", (error: unknown) => {
       if (this.#stopped) return;
       this.#failures++;
+      this.#errors++;
       const delayMs = backoffDelay(this.#failures, { baseMs: 500, maxMs: 30_000 });
       logger.warn({ informer: name, err: describeError(error), retryInMs: delayMs }, "list/watch failed");
       this.#restartTimer = setTimeout(() => {
