@@ -44,46 +44,51 @@ const containerSpec: Partial<WorkflowSpec> = {
 
 describe("scheduleForInterval", () => {
   it.each([
-    [1, "* * * * *", 1],
-    [2, "*/2 * * * *", 2],
-    [5, "*/5 * * * *", 5],
-    [15, "*/15 * * * *", 15],
-    [30, "*/30 * * * *", 30],
-    [60, "0 * * * *", 60],
-    [120, "0 */2 * * *", 120],
-    [180, "0 */3 * * *", 180],
-    [360, "0 */6 * * *", 360],
-    [480, "0 */8 * * *", 480],
-    [720, "0 */12 * * *", 720],
-    [1440, "0 0 * * *", 1440],
-    [10080, "0 0 * * 0", 10080],
-  ])("interval %i is exactly %s", (interval, cron, effective) => {
-    expect(scheduleForInterval(interval)).toEqual({ cron, intervalMinutes: effective, exact: true });
+    [1, "* * * * *"],
+    [2, "*/2 * * * *"],
+    [5, "*/5 * * * *"],
+    [15, "*/15 * * * *"],
+    [30, "*/30 * * * *"],
+    [60, "0 * * * *"],
+    [120, "0 */2 * * *"],
+    [180, "0 */3 * * *"],
+    [360, "0 */6 * * *"],
+    [480, "0 */8 * * *"],
+    [720, "0 */12 * * *"],
+    [1440, "0 0 * * *"],
+    [10080, "0 0 * * 0"],
+  ])("interval %i has the exact cron form %s", (interval, cron) => {
+    expect(scheduleForInterval(interval)).toEqual({ cron, clockAligned: true });
   });
 
-  it.each([
-    // [requested, nearest exact interval, its cron]
-    [7, 6, "*/6 * * * *"],
-    [8, 6, "*/6 * * * *"], // tie between 6 and 10: the shorter
-    [9, 10, "*/10 * * * *"],
-    [25, 20, "*/20 * * * *"], // tie between 20 and 30
-    [45, 30, "*/30 * * * *"], // tie between 30 and 60
-    [50, 60, "0 * * * *"],
-    [90, 60, "0 * * * *"], // tie between 60 and 120
-    [100, 120, "0 */2 * * *"],
-    [300, 240, "0 */4 * * *"], // tie between 240 and 360
-    [1000, 720, "0 */12 * * *"],
-    [2880, 1440, "0 0 * * *"],
-    [5760, 1440, "0 0 * * *"], // tie between a day and a week
-    [7200, 10080, "0 0 * * 0"],
-  ])("interval %i has no exact form and runs every %i minutes (%s)", (interval, effective, cron) => {
-    expect(scheduleForInterval(interval)).toEqual({ cron, intervalMinutes: effective, exact: false });
-  });
+  it.each([7, 9, 45, 90, 100, 300, 1000, 2880, 5000, 10079])(
+    "interval %i has no cron form: @every",
+    (interval) => {
+      expect(scheduleForInterval(interval)).toEqual({ cron: `@every ${interval}m`, clockAligned: false });
+    },
+  );
 
-  it("never produces @every, which the CronJob controller does not support", () => {
+  it("gives every allowed interval a schedule that repeats at exactly that interval", () => {
     for (let interval = 1; interval <= 10080; interval++) {
       const { cron } = scheduleForInterval(interval);
-      expect(cron.split(" ")).toHaveLength(5);
+      if (cron.startsWith("@every")) {
+        expect(cron).toBe(`@every ${interval}m`);
+        continue;
+      }
+      const [minute, hour, , , weekday] = cron.split(" ");
+      const minuteStep = minute === "*" ? 1 : minute?.startsWith("*/") ? Number(minute.slice(2)) : 60;
+      const period =
+        weekday === "0"
+          ? 10080
+          : hour === "*"
+            ? minuteStep
+            : hour?.startsWith("*/")
+              ? Number(hour.slice(2)) * 60
+              : 1440;
+      expect(period).toBe(interval);
+      // Steps that do not divide their cycle would restart early at the cycle's end.
+      if (hour === "*") expect(60 % minuteStep).toBe(0);
+      if (hour?.startsWith("*/")) expect(24 % Number(hour.slice(2))).toBe(0);
     }
   });
 
@@ -125,6 +130,7 @@ describe("cronJobForWorkflow", () => {
   it.each([
     [1, 60],
     [5, 300],
+    [45, 2700],
     [60, 3600],
     [1440, 3600],
   ])("schedules interval %i without overlap and a start deadline of %i s", (intervalMinutes, deadline) => {

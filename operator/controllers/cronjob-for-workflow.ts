@@ -32,46 +32,42 @@ export const fieldManager = "chronoverse-operator";
 export const generationAnnotation = "chronoverse.dev/workflow-generation";
 
 export interface Schedule {
-  /** Five-field cron expression, in UTC. */
+  /** The CronJob schedule: five-field cron (UTC) or `@every Nm`. */
   cron: string;
-  /** The interval the cron expression really runs at. */
-  intervalMinutes: number;
-  /** False when the requested interval has no exact cron form and the nearest one is used. */
-  exact: boolean;
+  /** True for cron forms, which run at fixed clock times; `@every` counts from the previous run. */
+  clockAligned: boolean;
 }
 
 /**
- * Intervals (minutes) that one five-field cron expression repeats exactly, and
- * the expression. Minutes that divide an hour, hours that divide a day, a day,
- * a week. Nothing else is exact: a minute step restarts every hour, an hour
- * step every day and a day-of-month step every month.
+ * Intervals (minutes) that one five-field cron expression repeats exactly:
+ * minutes that divide an hour, hours that divide a day, a day, a week. A
+ * minute step restarts every hour, an hour step every day and a day-of-month
+ * step every month, so no other interval has an exact cron form.
  */
-const exactSchedules: ReadonlyArray<readonly [number, string]> = [
+const cronForms: ReadonlyMap<number, string> = new Map<number, string>([
   [1, "* * * * *"],
-  ...[2, 3, 4, 5, 6, 10, 12, 15, 20, 30].map((n) => [n, `*/${n} * * * *`] as const),
+  ...[2, 3, 4, 5, 6, 10, 12, 15, 20, 30].map((n) => [n, `*/${n} * * * *`] as [number, string]),
   [60, "0 * * * *"],
-  ...[2, 3, 4, 6, 8, 12].map((h) => [h * 60, `0 */${h} * * *`] as const),
+  ...[2, 3, 4, 6, 8, 12].map((h) => [h * 60, `0 */${h} * * *`] as [number, string]),
   [1440, "0 0 * * *"],
   [10080, "0 0 * * 0"],
-];
+]);
 
 /**
- * The cron schedule for an interval. Exact where cron can express it;
- * otherwise the nearest exact interval, the shorter one on a tie (a check
- * should rather run more often than less). `@every` is not used: the
- * Kubernetes CronJob controller does not support it.
+ * The CronJob schedule for an interval: the exact cron form where one exists
+ * (runs at fixed UTC clock times), `@every Nm` otherwise. The CronJob
+ * controller parses schedules with robfig/cron, which accepts `@every`; it is
+ * undocumented but maintained (kubernetes/kubernetes#104012, fixed by #109250)
+ * and checked against the real controller by test/integration/operator/every-schedule.test.ts.
  */
 export function scheduleForInterval(intervalMinutes: number): Schedule {
   if (!Number.isInteger(intervalMinutes) || intervalMinutes < 1) {
     throw new RangeError(`interval must be a positive whole number of minutes, got ${intervalMinutes}`);
   }
-  let best = exactSchedules[0] as readonly [number, string];
-  for (const candidate of exactSchedules) {
-    const distance = Math.abs(candidate[0] - intervalMinutes);
-    const bestDistance = Math.abs(best[0] - intervalMinutes);
-    if (distance < bestDistance) best = candidate;
-  }
-  return { cron: best[1], intervalMinutes: best[0], exact: best[0] === intervalMinutes };
+  const cron = cronForms.get(intervalMinutes);
+  return cron === undefined
+    ? { cron: `@every ${intervalMinutes}m`, clockAligned: false }
+    : { cron, clockAligned: true };
 }
 
 /** Labels on the CronJob, its Jobs and their Pods: list calls select on them. */
@@ -193,7 +189,7 @@ export function cronJobForWorkflow(
       schedule: schedule.cron,
       timeZone: "Etc/UTC",
       concurrencyPolicy: "Forbid",
-      startingDeadlineSeconds: Math.min(schedule.intervalMinutes * 60, maxStartingDeadlineSeconds),
+      startingDeadlineSeconds: Math.min(workflow.spec.intervalMinutes * 60, maxStartingDeadlineSeconds),
       suspend: workflow.spec.terminated,
       successfulJobsHistoryLimit: 3,
       failedJobsHistoryLimit: 3,

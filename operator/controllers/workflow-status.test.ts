@@ -103,15 +103,15 @@ describe("statusAfterBuild", () => {
     });
   });
 
-  it("says when the interval was approximated", () => {
+  it("says when the schedule counts from the previous run instead of the clock", () => {
     const status = statusAfterBuild(
       workflow({ buildStatus: "STARTED" }, { interval: 45 }),
       { type: "built", schedule: scheduleForInterval(45), cronJobName: "wf" },
       now,
     );
-    expect(status.schedule).toBe("*/30 * * * *");
+    expect(status.schedule).toBe("@every 45m");
     expect(status.conditions?.[0]?.message).toBe(
-      'CronJob wf runs "*/30 * * * *" (UTC): an interval of 45 minutes has no exact cron form, the nearest is every 30 minutes',
+      'CronJob wf runs "@every 45m" (every 45 minutes, counted from the previous run)',
     );
   });
 

@@ -100,9 +100,9 @@ export function statusAfterBuild(workflow: Workflow, outcome: BuildOutcome, now:
     case "built": {
       schedule = outcome.schedule.cron;
       lastScheduleTime = outcome.lastScheduleTime ?? lastScheduleTime;
-      const runs = outcome.schedule.exact
+      const runs = outcome.schedule.clockAligned
         ? `runs "${outcome.schedule.cron}" (UTC)`
-        : `runs "${outcome.schedule.cron}" (UTC): an interval of ${workflow.spec.intervalMinutes} minutes has no exact cron form, the nearest is every ${outcome.schedule.intervalMinutes} minutes`;
+        : `runs "${outcome.schedule.cron}" (every ${workflow.spec.intervalMinutes} minutes, counted from the previous run)`;
       if (terminated) {
         buildStatus = unfinished.includes(previous) ? "CANCELED" : (previous as BuildStatus);
         ready = {

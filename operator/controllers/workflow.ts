@@ -159,24 +159,17 @@ export class WorkflowController {
     }
 
     const previous = workflow.status?.buildStatus;
-    const previousSchedule = workflow.status?.schedule;
     workflow = await this.#writeStatus(workflow, statusAfterBuild(workflow, outcome, new Date()));
     if (outcome.type === "failed" && previous !== "FAILED") {
       log.warn({ reason: outcome.message }, "build failed");
       await this.#options.events.record(workflow, "Warning", "BuildFailed", outcome.message);
     }
-    if (outcome.type === "built") {
-      if (previous !== "COMPLETED" && workflow.status?.buildStatus === "COMPLETED") {
-        log.info({ schedule: outcome.schedule.cron }, "build completed");
-      }
-      if (!outcome.schedule.exact && outcome.schedule.cron !== previousSchedule) {
-        await this.#options.events.record(
-          workflow,
-          "Warning",
-          "ScheduleApproximated",
-          `interval ${workflow.spec.intervalMinutes} minutes has no exact cron form; runs every ${outcome.schedule.intervalMinutes} minutes ("${outcome.schedule.cron}")`,
-        );
-      }
+    if (
+      outcome.type === "built" &&
+      previous !== "COMPLETED" &&
+      workflow.status?.buildStatus === "COMPLETED"
+    ) {
+      log.info({ schedule: outcome.schedule.cron }, "build completed");
     }
     return requeue;
   }
