@@ -130,6 +130,20 @@ export class WorkflowController {
     const { namespace, name } = splitKey(key);
     const cached = this.workflows.get(namespace, name);
     if (cached === undefined || cached.metadata.deletionTimestamp !== undefined) return undefined;
+    try {
+      return await this.#reconcile(cached);
+    } catch (error) {
+      // Deleted while we worked on it: the garbage collector does the rest.
+      if (isNotFound(error) && this.workflows.get(namespace, name)?.metadata.uid !== cached.metadata.uid) {
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  async #reconcile(cached: Workflow): Promise<ReconcileResult | undefined> {
+    const namespace = cached.metadata.namespace ?? "";
+    const name = cached.metadata.name ?? "";
     let workflow = cached;
     const log = this.#log.child({ workflow: name, generation: workflow.metadata.generation });
 
