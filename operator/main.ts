@@ -88,8 +88,9 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       metrics.leader.set(0);
       const controller = workflows;
       workflows = undefined;
-      await starting;
+      // Not waiting for `starting`: caches that never fill (CRDs missing) must not block a stop.
       await controller?.stop();
+      await starting;
     },
   });
 

@@ -66,6 +66,11 @@ export class WorkflowController {
   readonly #custom: k8s.CustomObjectsApi;
   readonly #batch: k8s.BatchV1Api;
   readonly #log: Logger;
+  #stopping = false;
+  #markStopped: () => void = () => undefined;
+  readonly #stopped = new Promise<void>((resolve) => {
+    this.#markStopped = resolve;
+  });
 
   constructor(options: WorkflowControllerOptions) {
     this.#options = options;
@@ -116,11 +121,18 @@ export class WorkflowController {
 
   /** Fills the caches, then starts the workers. */
   async start(): Promise<void> {
-    await Promise.all([this.workflows.start(this.#options.kc), this.cronJobs.start(this.#options.kc)]);
-    this.controller.start();
+    const synced = Promise.all([
+      this.workflows.start(this.#options.kc),
+      this.cronJobs.start(this.#options.kc),
+    ]);
+    // A stop while the caches fill ends the start too.
+    await Promise.race([synced, this.#stopped]);
+    if (!this.#stopping) this.controller.start();
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#markStopped();
     await Promise.all([this.workflows.stop(), this.cronJobs.stop()]);
     await this.controller.stop();
   }
