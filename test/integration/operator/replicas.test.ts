@@ -19,6 +19,7 @@ describe("two operator replicas", () => {
   const leases = kc.makeApiClient(k8s.CoordinationV1Api);
   let ns: TestNamespace;
   const running: RunningOperator[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
     await installCrds(kc);
@@ -27,6 +28,7 @@ describe("two operator replicas", () => {
 
   afterAll(async () => {
     await Promise.all(running.map((operator) => operator.stop()));
+    await Promise.all(cleanups.map((cleanup) => cleanup()));
     await ns?.remove();
   });
 
@@ -75,5 +77,45 @@ describe("two operator replicas", () => {
     expect(built.status?.schedule).toBe("*/10 * * * *");
     const secondEvents = await eventsFor(kc, ns.name, second);
     expect(new Set(secondEvents.map((e) => e.reportingInstance))).toEqual(new Set(["replica-b"]));
+  });
+
+  it("stops reconciling as soon as it loses the Lease", async () => {
+    // A namespace of its own: the replicas of the test above still watch theirs.
+    const own = await createTestNamespace(kc, "stepdown");
+    cleanups.push(() => own.remove());
+    const workflows = new Workflows(kc, own.name);
+    const leaseName = "steal-me";
+    const c = await startOperator(kc, own.name, { identity: "replica-c", leaseName });
+    running.push(c);
+    await waitFor("replica-c to lead", () => (c.isLeader() ? true : undefined));
+    const current = await leases.readNamespacedLease({ name: leaseName, namespace: own.name });
+    const now = `${new Date().toISOString().slice(0, 23)}000Z` as unknown as Date;
+    // Another holder appears (as after a network partition); its record is fresh.
+    await leases.replaceNamespacedLease({
+      name: leaseName,
+      namespace: own.name,
+      body: {
+        metadata: { name: leaseName, resourceVersion: current.metadata?.resourceVersion },
+        spec: { ...current.spec, holderIdentity: "intruder", renewTime: now, acquireTime: now },
+      },
+    });
+    await waitFor("replica-c to step down", () => (c.isLeader() ? undefined : true));
+    const before = await reconciles(c);
+    const name = newId();
+    await workflows.create(name, heartbeatSpec());
+    const meanwhile = await workflows.get(name);
+    if (!c.isLeader()) {
+      // Still within the intruder's lease: nothing ran.
+      expect(meanwhile.status?.buildStatus).toBe("QUEUED");
+      expect(await reconciles(c)).toBe(before);
+    }
+    // The intruder never renews: replica-c leads again after the lease duration and builds it.
+    await waitFor("replica-c to lead again and build the workflow", async () => {
+      const wf = await workflows.get(name);
+      if (wf.status?.buildStatus === "COMPLETED") return wf;
+      throw new Error(statusOf(wf));
+    });
+    expect(c.isLeader()).toBe(true);
+    expect(await reconciles(c)).toBeGreaterThan(before);
   });
 });
