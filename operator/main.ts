@@ -48,7 +48,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   const logger: Logger = config.logger ?? createLogger({ level: config.logLevel, name: "operator" });
   const kc = config.kubeConfig ?? new k8s.KubeConfig();
   if (config.kubeConfig === undefined) kc.loadFromDefault();
-  const metrics = new OperatorMetrics({ defaultMetrics: config.logger === undefined });
+  const metrics = new OperatorMetrics({ defaultMetrics: true });
   const events = new EventRecorder(kc, {
     component: "chronoverse-operator",
     instance: config.identity,
