@@ -9,8 +9,8 @@
 import * as k8s from "@kubernetes/client-node";
 import { type Workflow, workflowResource } from "../../operator/api/v1alpha1/workflow.ts";
 import { type WorkflowJob, workflowJobResource } from "../../operator/api/v1alpha1/workflow-job.ts";
+import { ObjectCache } from "../../src/kube/object-cache.ts";
 import type { Logger } from "../../src/logging.ts";
-import { InformerCache } from "./cache.ts";
 
 /** HTTP status of a failed @kubernetes/client-node call (ApiException.code). */
 export function statusCode(error: unknown): number | undefined {
@@ -46,9 +46,8 @@ function resourceVersion(obj: { metadata?: { resourceVersion?: string } } | unde
 export class JobStore {
   readonly namespace: string;
   readonly #custom: k8s.CustomObjectsApi;
-  readonly #kc: k8s.KubeConfig;
-  readonly #jobs: InformerCache<WorkflowJob>;
-  readonly #workflows: InformerCache<Workflow>;
+  readonly #jobs: ObjectCache<WorkflowJob>;
+  readonly #workflows: ObjectCache<Workflow>;
   /** Objects this process wrote, newer than the informer's copy. */
   readonly #written = new Map<string, WorkflowJob>();
   readonly #listeners = new Map<string, Set<JobListener>>();
@@ -58,11 +57,11 @@ export class JobStore {
   constructor(options: { kc: k8s.KubeConfig; namespace: string; logger: Logger }) {
     const { kc, namespace, logger } = options;
     this.namespace = namespace;
-    this.#kc = kc;
     this.#custom = kc.makeApiClient(k8s.CustomObjectsApi);
     const ns = encodeURIComponent(namespace);
     const { group, version } = workflowJobResource;
-    this.#jobs = new InformerCache<WorkflowJob>({
+    this.#jobs = new ObjectCache<WorkflowJob>({
+      kc,
       name: "workflowjobs",
       path: `/apis/${group}/${version}/namespaces/${ns}/${workflowJobResource.plural}`,
       list: async () =>
@@ -74,7 +73,8 @@ export class JobStore {
         })) as { metadata?: { resourceVersion?: string }; items: WorkflowJob[] },
       logger,
     });
-    this.#workflows = new InformerCache<Workflow>({
+    this.#workflows = new ObjectCache<Workflow>({
+      kc,
       name: "workflows",
       path: `/apis/${group}/${version}/namespaces/${ns}/${workflowResource.plural}`,
       list: async () =>
@@ -107,28 +107,12 @@ export class JobStore {
    * permission), so a misconfigured process fails at start with a reason.
    */
   async start(timeoutMs = 60_000): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new Error(
-              `the WorkflowJob and Workflow caches of namespace ${this.namespace} did not sync within ${timeoutMs} ms: are the CRDs installed, the apiserver reachable, and list/watch allowed?`,
-            ),
-          ),
-        timeoutMs,
-      );
-    });
-    try {
-      await Promise.race([
-        Promise.all([this.#jobs.start(this.#kc), this.#workflows.start(this.#kc)]),
-        timeout,
-      ]);
-    } catch (error) {
+    const synced = await Promise.all([this.#jobs.start(timeoutMs), this.#workflows.start(timeoutMs)]);
+    if (synced.includes(false)) {
       await this.stop();
-      throw error;
-    } finally {
-      clearTimeout(timer);
+      throw new Error(
+        `the WorkflowJob and Workflow caches of namespace ${this.namespace} did not sync within ${timeoutMs} ms: are the CRDs installed, the apiserver reachable, and list/watch allowed?`,
+      );
     }
   }
 
@@ -157,7 +141,7 @@ export class JobStore {
 
   /** The newest copy of a job this process knows of: its own write or the informer's. */
   getJob(name: string): WorkflowJob | undefined {
-    const cached = this.#jobs.get(this.namespace, name);
+    const cached = this.#jobs.get(name);
     const written = this.#written.get(name);
     if (written === undefined) return cached;
     if (cached !== undefined && resourceVersion(cached) >= resourceVersion(written)) return cached;
@@ -191,7 +175,7 @@ export class JobStore {
 
   #remember(job: WorkflowJob): WorkflowJob {
     const name = job.metadata.name ?? "";
-    const cached = this.#jobs.get(this.namespace, name);
+    const cached = this.#jobs.get(name);
     if (cached === undefined || resourceVersion(cached) < resourceVersion(job)) {
       this.#written.set(name, job);
       this.#index(job, true);
@@ -259,7 +243,7 @@ export class JobStore {
 
   /** A workflow from the cache, confirmed with a GET when the cache does not have it. */
   async getWorkflow(name: string): Promise<Workflow | undefined> {
-    return this.#workflows.get(this.namespace, name) ?? (await this.fetchWorkflow(name));
+    return this.#workflows.get(name) ?? (await this.fetchWorkflow(name));
   }
 
   /** A workflow read from the apiserver (for checks that must not act on a stale copy). */

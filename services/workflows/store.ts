@@ -16,8 +16,8 @@ import {
   workflowResource,
 } from "../../operator/api/v1alpha1/index.ts";
 import { Aborted, InvalidArgument, NotFound } from "../../src/grpc/errors.ts";
+import { compareResourceVersions, ObjectCache } from "../../src/kube/object-cache.ts";
 import type { Logger } from "../../src/logging.ts";
-import { compareResourceVersions, ObjectCache } from "./cache.ts";
 import { requestFieldForSpecPath } from "./domain.ts";
 
 export interface WorkflowStoreOptions {
@@ -103,6 +103,7 @@ export function createWorkflowStore(options: WorkflowStoreOptions): WorkflowStor
 
   const cache = new ObjectCache<Workflow>({
     kc,
+    name: "workflows",
     path: `/apis/${base.group}/${base.version}/namespaces/${namespace}/${base.plural}`,
     list: async () => (await api.listNamespacedCustomObject(base)) as { items: Workflow[] },
     logger,

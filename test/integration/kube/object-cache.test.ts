@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compareResourceVersions, ObjectCache } from "../../../services/workflows/cache.ts";
+import { compareResourceVersions, ObjectCache } from "../../../src/kube/object-cache.ts";
 import { testLogger } from "../../support/grpc.ts";
 import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -38,6 +38,7 @@ describe("ObjectCache", () => {
   it("retries until a CRD installed after it started is served, then follows writes", async () => {
     cache = new ObjectCache<Widget>({
       kc,
+      name: "widgets",
       path: `/apis/${group}/v1/namespaces/${ns.name}/widgets`,
       list: async () => (await api.listNamespacedCustomObject(where())) as { items: Widget[] },
       logger: testLogger(),
@@ -93,6 +94,7 @@ describe("ObjectCache", () => {
   it("restarts idle watches at once, without counting them as failures, and misses nothing", async () => {
     const idle = new ObjectCache<Widget>({
       kc,
+      name: "widgets",
       path: `/apis/${group}/v1/namespaces/${ns.name}/widgets`,
       list: async () => (await api.listNamespacedCustomObject(where())) as { items: Widget[] },
       logger: testLogger(),

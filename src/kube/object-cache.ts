@@ -1,13 +1,16 @@
-// The informer cache the workflows service reads from: list, then watch from
+// The informer cache the services read custom resources from: list, then watch from
 // the list's resourceVersion (with bookmarks), applying events in order. It
 // tracks the newest resourceVersion it has applied, so a writer can wait until
 // the cache has caught up with its own write (read-your-writes). Errors
 // restart it with back-off: a watch whose resourceVersion has expired (410)
 // re-lists; anything else (429 while a freshly installed CRD warms up, a
 // dropped connection, a 5xx) re-watches from where it was, or re-lists if the
-// list itself failed.
+// list itself failed. Handlers registered with on() see every change,
+// including those a re-list discovers.
 import * as k8s from "@kubernetes/client-node";
-import type { Logger } from "../../src/logging.ts";
+import type { Logger } from "../logging.ts";
+
+export type CacheEvent = "add" | "update" | "delete";
 
 export interface CachedObject {
   metadata: { name?: string; resourceVersion?: string };
@@ -15,6 +18,8 @@ export interface CachedObject {
 
 export interface CacheOptions<T> {
   kc: k8s.KubeConfig;
+  /** What is cached, for logs (e.g. "workflows"). */
+  name: string;
   /** Watch path, e.g. /apis/chronoverse.dev/v1alpha1/namespaces/ns/workflows. */
   path: string;
   list: () => Promise<{ metadata?: { resourceVersion?: string }; items: T[] }>;
@@ -44,6 +49,7 @@ export class ObjectCache<T extends CachedObject> {
   #watchId = 0;
   #waiters = new Set<() => void>();
   #watchesStarted = 0;
+  readonly #handlers: ((object: T, event: CacheEvent) => void)[] = [];
 
   constructor(options: CacheOptions<T>) {
     this.#options = options;
@@ -56,6 +62,11 @@ export class ObjectCache<T extends CachedObject> {
   /** Watches started so far, and list/watch failures since the last event (for tests and logs). */
   get stats(): { watches: number; failures: number } {
     return { watches: this.#watchesStarted, failures: this.#failures };
+  }
+
+  /** Calls `handler` after each change is applied to the cache. */
+  on(handler: (object: T, event: CacheEvent) => void): void {
+    this.#handlers.push(handler);
   }
 
   get(name: string): T | undefined {
@@ -107,13 +118,26 @@ export class ObjectCache<T extends CachedObject> {
     for (const waiter of [...this.#waiters]) waiter();
   }
 
+  #emit(object: T, event: CacheEvent): void {
+    for (const handler of this.#handlers) {
+      try {
+        handler(object, event);
+      } catch (error) {
+        this.#options.logger.error(
+          { cache: this.#options.name, err: describe(error) },
+          "cache handler failed",
+        );
+      }
+    }
+  }
+
   #retry(what: "list" | "watch", error: unknown): void {
     if (this.#stopped) return;
     this.#failures++;
     const delay = Math.min(30_000, 250 * 2 ** Math.min(this.#failures - 1, 8)) * (0.5 + Math.random() / 2);
     this.#options.logger.warn(
       { path: this.#options.path, err: describe(error), retryInMs: Math.round(delay) },
-      `workflow cache ${what} failed`,
+      `${this.#options.name} cache ${what} failed`,
     );
     this.#timer = setTimeout(() => void (what === "list" ? this.#relist() : this.#startWatch()), delay);
   }
@@ -129,6 +153,7 @@ export class ObjectCache<T extends CachedObject> {
       this.#retry("list", error);
       return;
     }
+    const previous = new Map(this.#objects);
     this.#objects.clear();
     for (const item of result.items) {
       if (item.metadata.name !== undefined) this.#objects.set(item.metadata.name, item);
@@ -136,6 +161,8 @@ export class ObjectCache<T extends CachedObject> {
     this.#resourceVersion = result.metadata?.resourceVersion ?? "";
     this.#synced = true;
     this.#notify();
+    for (const [name, item] of this.#objects) this.#emit(item, previous.delete(name) ? "update" : "add");
+    for (const gone of previous.values()) this.#emit(gone, "delete");
     await this.#startWatch();
   }
 
@@ -178,15 +205,19 @@ export class ObjectCache<T extends CachedObject> {
           }
           const item = object as T;
           const name = item.metadata?.name;
+          let event: CacheEvent | undefined;
           if (phase === "ADDED" || phase === "MODIFIED") {
             if (name !== undefined) this.#objects.set(name, item);
+            event = phase === "ADDED" ? "add" : "update";
           } else if (phase === "DELETED") {
             if (name !== undefined) this.#objects.delete(name);
+            event = "delete";
           }
           const rv = item.metadata?.resourceVersion;
           if (rv !== undefined && rv !== "") this.#resourceVersion = rv;
           this.#failures = 0;
           this.#notify();
+          if (event !== undefined && name !== undefined) this.#emit(item, event);
         },
         done,
       );
