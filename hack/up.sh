@@ -33,7 +33,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
   DATABASE_URL=$(hack/postgres.sh up)
   export DATABASE_URL
 fi
-kubectl apply -f crds/ >/dev/null
+kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
 kubectl get namespace "$CHRONOVERSE_NAMESPACE" >/dev/null 2>&1 || kubectl create namespace "$CHRONOVERSE_NAMESPACE" >/dev/null
 kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
 
