@@ -167,6 +167,38 @@ function runContainer(
   };
 }
 
+/**
+ * The pod of one run of `workflow`, shared by the CronJob's job template and
+ * manual runs (operator/controllers/manual-run.ts): labels, annotations and
+ * spec, plus the run's deadline in seconds (also the pod's activeDeadlineSeconds).
+ */
+export function podTemplateForWorkflow(
+  workflow: Workflow,
+  settings: PodSettings = defaultPodSettings,
+): {
+  metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+  spec: k8s.V1PodSpec;
+  deadline: number;
+} {
+  const { container, deadline } = runContainer(workflow, settings);
+  return {
+    metadata: {
+      labels: workflowLabels(workflow),
+      annotations: { [generationAnnotation]: String(workflow.metadata.generation ?? 0) },
+    },
+    spec: {
+      restartPolicy: "Never",
+      activeDeadlineSeconds: deadline,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: 10,
+      securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+      containers: [container],
+    },
+    deadline,
+  };
+}
+
 /** The CronJob that runs `workflow` on its interval, complete and ready for server-side apply. */
 export function cronJobForWorkflow(
   workflow: Workflow,
@@ -178,9 +210,10 @@ export function cronJobForWorkflow(
     throw new InvalidWorkflowError("the workflow has no name, namespace or uid");
   }
   const schedule = scheduleForInterval(workflow.spec.intervalMinutes);
-  const { container, deadline } = runContainer(workflow, settings);
-  const objectLabels = workflowLabels(workflow);
-  const annotations = { [generationAnnotation]: String(workflow.metadata.generation ?? 0) };
+  const pod = podTemplateForWorkflow(workflow, settings);
+  const { deadline } = pod;
+  const objectLabels = pod.metadata.labels;
+  const annotations = pod.metadata.annotations;
   return {
     apiVersion: "batch/v1",
     kind: "CronJob",
@@ -199,16 +232,8 @@ export function cronJobForWorkflow(
           backoffLimit: 0,
           activeDeadlineSeconds: deadline,
           template: {
-            metadata: { labels: objectLabels, annotations },
-            spec: {
-              restartPolicy: "Never",
-              activeDeadlineSeconds: deadline,
-              automountServiceAccountToken: false,
-              enableServiceLinks: false,
-              terminationGracePeriodSeconds: 10,
-              securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
-              containers: [container],
-            },
+            metadata: { labels: { ...objectLabels }, annotations: { ...annotations } },
+            spec: pod.spec,
           },
         },
       },
