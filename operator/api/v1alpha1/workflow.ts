@@ -53,6 +53,10 @@ export interface WorkflowSpec {
 export interface WorkflowStatus {
   buildStatus?: BuildStatus;
   consecutiveFailures?: number;
+  /** Names of the most recent runs already counted (failure or reset), so a run counts once. */
+  countedRuns?: string[];
+  /** The run whose failure reached the maximum and terminated the workflow. */
+  failureThresholdRun?: string;
   terminatedAt?: string;
   lastScheduleTime?: string;
   observedGeneration?: number;
@@ -222,6 +226,17 @@ const statusSchema: Schema = object("State of the workflow as observed and writt
     format: "int32",
     default: 0,
   }),
+  countedRuns: {
+    type: "array",
+    description:
+      "Names of the most recent finished runs already counted in consecutiveFailures (newest last, at most 32), so that each run counts exactly once.",
+    maxItems: 32,
+    items: { type: "string", description: "A WorkflowJob name.", maxLength: 253 },
+  },
+  failureThresholdRun: string(
+    "Name of the run whose failure reached maxConsecutiveFailures and terminated the workflow.",
+    { maxLength: 253 },
+  ),
   terminatedAt: string("When the workflow was terminated; unset while it is active.", {
     format: "date-time",
   }),
