@@ -1,0 +1,68 @@
+// Manual runs (DESIGN.md, reconciliation step 3): a WorkflowJob with trigger
+// MANUAL gets its Pod once its scheduled time has come. Pure: the Pod (built by
+// the same podTemplateForWorkflow as the CronJob's pods), its name and the due
+// time. The WorkflowJob controller (./workflow-job.ts) creates the Pod, or
+// requeues the run for exactly the time left.
+import type * as k8s from "@kubernetes/client-node";
+import { apiVersion } from "../api/v1alpha1/schema.ts";
+import type { Workflow } from "../api/v1alpha1/workflow.ts";
+import type { WorkflowJob } from "../api/v1alpha1/workflow-job.ts";
+import { defaultPodSettings, type PodSettings, podTemplateForWorkflow } from "./cronjob-for-workflow.ts";
+import { runLabels } from "./run-mirror.ts";
+
+/**
+ * The Pod name of attempt `attempt` (1-based) of a manual run: the WorkflowJob's
+ * name for the first, "<name>-<attempt>" for later ones (system retries).
+ */
+export function manualPodName(workflowJobName: string, attempt = 1): string {
+  return attempt <= 1 ? workflowJobName : `${workflowJobName}-${attempt}`;
+}
+
+/**
+ * When the Pod may be created, in ms since the epoch: scheduledAt rounded up to
+ * a whole second. Kubernetes timestamps have whole seconds, so a Pod created
+ * then has a creationTimestamp at or after scheduledAt.
+ */
+export function dueAt(scheduledAt: string): number {
+  const time = Date.parse(scheduledAt);
+  if (Number.isNaN(time)) throw new RangeError(`spec.scheduledAt is not a timestamp: ${scheduledAt}`);
+  return Math.ceil(time / 1000) * 1000;
+}
+
+/** Milliseconds until the Pod of a run due at `scheduledAt` may be created (0: now). */
+export function delayUntilDue(scheduledAt: string, now: Date): number {
+  return Math.max(0, dueAt(scheduledAt) - now.getTime());
+}
+
+/** The Pod of a manual run: the workflow's run pod, owned (controller) by the WorkflowJob. */
+export function podForManualRun(
+  run: WorkflowJob,
+  workflow: Workflow,
+  settings: PodSettings = defaultPodSettings,
+  attempt = 1,
+): k8s.V1Pod {
+  const name = run.metadata.name ?? "";
+  const template = podTemplateForWorkflow(workflow, settings);
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name: manualPodName(name, attempt),
+      namespace: run.metadata.namespace ?? "",
+      labels: { ...template.metadata.labels, [runLabels.workflowJob]: name, [runLabels.trigger]: "MANUAL" },
+      annotations: { ...template.metadata.annotations },
+      ownerReferences: [
+        {
+          apiVersion,
+          kind: "WorkflowJob",
+          name,
+          uid: run.metadata.uid ?? "",
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    // restartPolicy Never and activeDeadlineSeconds = the timeout come from the template.
+    spec: template.spec,
+  };
+}

@@ -1,0 +1,207 @@
+import type * as k8s from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import type { WorkflowJobStatus } from "../api/v1alpha1/workflow-job.ts";
+import {
+  finishedCondition,
+  observePod,
+  type RunObservation,
+  runStatusPatch,
+  scheduleSkewSeconds,
+  timestamp,
+} from "./run-phase.ts";
+
+const now = new Date("2026-01-02T03:04:05.000Z");
+const started = "2026-01-02T03:00:00Z";
+const ended = "2026-01-02T03:01:00Z";
+
+function pod(status: k8s.V1PodStatus): k8s.V1Pod {
+  return { metadata: { name: "p1" }, status };
+}
+const running = { running: { startedAt: started as unknown as Date } };
+const terminated = (exitCode: number, reason?: string): k8s.V1ContainerState => ({
+  terminated: {
+    exitCode,
+    ...(reason === undefined ? {} : { reason }),
+    startedAt: started as unknown as Date,
+    finishedAt: ended as unknown as Date,
+  },
+});
+const container = (state: k8s.V1ContainerState, name = "run"): k8s.V1ContainerStatus => ({
+  name,
+  image: "x",
+  imageID: "",
+  ready: false,
+  restartCount: 0,
+  state,
+});
+
+describe("observePod", () => {
+  const cases: Array<[string, k8s.V1PodStatus, Partial<RunObservation>]> = [
+    ["pending, unscheduled", { phase: "Pending" }, { phase: "QUEUED", reason: "PodPending" }],
+    [
+      "pending, image pull",
+      { phase: "Pending", containerStatuses: [container({ waiting: { reason: "ImagePullBackOff" } })] },
+      { phase: "QUEUED", reason: "ImagePullBackOff" },
+    ],
+    [
+      "running",
+      { phase: "Running", containerStatuses: [container(running)] },
+      { phase: "RUNNING", reason: "PodRunning", startedAt: "2026-01-02T03:00:00.000Z" },
+    ],
+    [
+      "succeeded",
+      { phase: "Succeeded", containerStatuses: [container(terminated(0, "Completed"), "heartbeat")] },
+      {
+        phase: "COMPLETED",
+        reason: "Completed",
+        exitCode: 0,
+        startedAt: "2026-01-02T03:00:00.000Z",
+        finishedAt: "2026-01-02T03:01:00.000Z",
+      },
+    ],
+    [
+      "non-zero exit",
+      { phase: "Failed", containerStatuses: [container(terminated(3, "Error"))] },
+      { phase: "FAILED", reason: "NonZeroExitCode", exitCode: 3, finishedAt: "2026-01-02T03:01:00.000Z" },
+    ],
+    [
+      "timeout",
+      {
+        phase: "Failed",
+        reason: "DeadlineExceeded",
+        message: "Pod was active on the node longer than the specified deadline",
+        containerStatuses: [container(terminated(137, "Error"))],
+      },
+      { phase: "FAILED", reason: "DeadlineExceeded", exitCode: 137 },
+    ],
+    [
+      "evicted, no container status",
+      { phase: "Failed", reason: "Evicted", message: "low on memory" },
+      { phase: "FAILED", reason: "Evicted", finishedAt: now.toISOString() },
+    ],
+    [
+      "OOM killed",
+      { phase: "Failed", containerStatuses: [container(terminated(137, "OOMKilled"))] },
+      { phase: "FAILED", reason: "OOMKilled", exitCode: 137 },
+    ],
+    ["failed, nothing known", { phase: "Failed" }, { phase: "FAILED", reason: "PodFailed" }],
+    ["unknown", { phase: "Unknown" }, { phase: "QUEUED" }],
+  ];
+  it.each(cases)("%s", (_name, status, expected) => {
+    const observed = observePod(pod(status), now);
+    expect(observed).toMatchObject({ podName: "p1", ...expected });
+  });
+
+  it("reads Date timestamps (typed list calls) like strings (watch)", () => {
+    const observed = observePod(
+      pod({
+        phase: "Running",
+        containerStatuses: [container({ running: { startedAt: new Date(started) } })],
+      }),
+      now,
+    );
+    expect(observed.startedAt).toBe("2026-01-02T03:00:00.000Z");
+  });
+});
+
+describe("runStatusPatch", () => {
+  const queued: RunObservation = { phase: "QUEUED", reason: "PodPending", message: "waiting", podName: "p1" };
+
+  it("writes phase, pod, reason and a False Finished condition from nothing", () => {
+    const patch = runStatusPatch(undefined, queued, 1, now);
+    expect(patch).toMatchObject({ phase: "QUEUED", podName: "p1", reason: "PodPending" });
+    expect(patch?.conditions).toEqual([
+      {
+        type: finishedCondition,
+        status: "False",
+        observedGeneration: 1,
+        lastTransitionTime: now.toISOString(),
+        reason: "PodPending",
+        message: "waiting",
+      },
+    ]);
+  });
+
+  it("writes nothing when nothing changed", () => {
+    const first = runStatusPatch(undefined, queued, 1, now) as WorkflowJobStatus;
+    expect(runStatusPatch(first, queued, 1, new Date(now.getTime() + 1000))).toBeUndefined();
+  });
+
+  it("never moves a terminal phase", () => {
+    for (const phase of ["COMPLETED", "FAILED", "CANCELED"] as const) {
+      expect(runStatusPatch({ phase }, { ...queued, phase: "RUNNING" }, 1, now)).toBeUndefined();
+    }
+  });
+
+  it("keeps the transition time while the condition status stays, and other writers' conditions", () => {
+    const other = {
+      type: "Counted",
+      status: "True" as const,
+      lastTransitionTime: started,
+      reason: "X",
+      message: "",
+    };
+    const current: WorkflowJobStatus = {
+      phase: "QUEUED",
+      podName: "p1",
+      reason: "PodPending",
+      conditions: [
+        other,
+        {
+          type: finishedCondition,
+          status: "False",
+          observedGeneration: 1,
+          lastTransitionTime: started,
+          reason: "PodPending",
+          message: "waiting",
+        },
+      ],
+    };
+    const patch = runStatusPatch(
+      current,
+      { phase: "RUNNING", reason: "PodRunning", message: "running", podName: "p1", startedAt: started },
+      1,
+      now,
+    );
+    expect(patch?.phase).toBe("RUNNING");
+    expect(patch?.podName).toBeUndefined();
+    expect(patch?.startedAt).toBe(started);
+    expect(patch?.conditions?.[0]).toEqual(other);
+    expect(patch?.conditions?.[1]?.lastTransitionTime).toBe(started);
+    const done = runStatusPatch(
+      { ...current, ...patch },
+      {
+        phase: "FAILED",
+        reason: "NonZeroExitCode",
+        message: "x",
+        podName: "p1",
+        exitCode: 1,
+        finishedAt: ended,
+      },
+      1,
+      now,
+    );
+    expect(done).toMatchObject({
+      phase: "FAILED",
+      exitCode: 1,
+      finishedAt: ended,
+      reason: "NonZeroExitCode",
+    });
+    expect(done?.conditions?.[1]).toMatchObject({ status: "True", lastTransitionTime: now.toISOString() });
+  });
+});
+
+describe("helpers", () => {
+  it("timestamp normalises strings and Dates, rejects junk", () => {
+    expect(timestamp("2026-01-02T03:04:05Z")).toBe("2026-01-02T03:04:05.000Z");
+    expect(timestamp(new Date(0))).toBe("1970-01-01T00:00:00.000Z");
+    expect(timestamp("soon")).toBeUndefined();
+    expect(timestamp(undefined)).toBeUndefined();
+  });
+
+  it("schedule skew", () => {
+    expect(scheduleSkewSeconds("2026-01-02T03:00:00Z", "2026-01-02T03:00:02.5Z")).toBe(2.5);
+    expect(scheduleSkewSeconds("2026-01-02T03:00:00Z", "2026-01-02T02:59:59Z")).toBe(0);
+    expect(scheduleSkewSeconds("2026-01-02T03:00:00Z", undefined)).toBeUndefined();
+  });
+});

@@ -1,0 +1,178 @@
+// The phase of one run (a WorkflowJob), derived from what the operator sees —
+// its Pod, or the fact that the Pod is not there — and the status patch that
+// brings the WorkflowJob's status there. Pure: no I/O, so every rule is
+// table-tested (run-phase.test.ts). The WorkflowJob controller
+// (./workflow-job.ts) feeds it and writes the patch.
+//
+//   no Pod yet            → PENDING
+//   Pod Pending           → QUEUED
+//   Pod Running           → RUNNING
+//   Pod Succeeded         → COMPLETED (exit code 0)
+//   Pod Failed            → FAILED (exit code; reason DeadlineExceeded, Evicted,
+//                           OOMKilled, NonZeroExitCode, …)
+//   Pod gone unfinished   → FAILED (reason PodDeleted, or why its batch Job failed)
+//   workflow terminated   → CANCELED (only when no Pod ran; helper code for
+//                           running ones lives with the cancellation)
+//
+// A terminal phase (COMPLETED, FAILED, CANCELED) is final: no observation moves
+// a run out of it.
+import type * as k8s from "@kubernetes/client-node";
+import type { Condition } from "../api/v1alpha1/schema.ts";
+import { type JobPhase, terminalJobPhases, type WorkflowJobStatus } from "../api/v1alpha1/workflow-job.ts";
+
+/** The condition this code owns on a WorkflowJob: True once the run has reached a terminal phase. */
+export const finishedCondition = "Finished";
+
+/** What the operator concluded about a run from one look at the world. */
+export interface RunObservation {
+  phase: JobPhase;
+  /** Short CamelCase reason (also the condition's reason). */
+  reason: string;
+  /** One human-readable sentence. */
+  message: string;
+  podName?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+}
+
+export function isTerminal(phase: JobPhase | undefined): boolean {
+  return phase !== undefined && terminalJobPhases.includes(phase);
+}
+
+/**
+ * A timestamp as RFC 3339 in UTC. Objects from the typed list calls of
+ * @kubernetes/client-node carry Date objects, objects from a watch carry
+ * strings; both are accepted.
+ */
+export function timestamp(value: unknown): string | undefined {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.toISOString();
+  if (typeof value === "string" && value !== "") {
+    const time = Date.parse(value);
+    return Number.isNaN(time) ? undefined : new Date(time).toISOString();
+  }
+  return undefined;
+}
+
+/** The status of the run's container: the one named "run" or "heartbeat", else the first. */
+function runContainerStatus(pod: k8s.V1Pod): k8s.V1ContainerStatus | undefined {
+  const statuses = pod.status?.containerStatuses ?? [];
+  return statuses.find((s) => s.name === "run" || s.name === "heartbeat") ?? statuses[0];
+}
+
+/** Why a failed Pod failed, most specific first. */
+function failureReason(pod: k8s.V1Pod, terminated: k8s.V1ContainerStateTerminated | undefined): string {
+  const podReason = pod.status?.reason;
+  if (podReason !== undefined && podReason !== "") return podReason; // DeadlineExceeded, Evicted, …
+  const containerReason = terminated?.reason;
+  if (containerReason !== undefined && containerReason !== "" && containerReason !== "Error") {
+    if (containerReason !== "Completed") return containerReason; // OOMKilled, ContainerCannotRun, …
+  }
+  if (terminated !== undefined && terminated.exitCode !== 0) return "NonZeroExitCode";
+  return "PodFailed";
+}
+
+/** The phase a Pod shows. `now` stands in for a finish time the Pod does not report. */
+export function observePod(pod: k8s.V1Pod, now: Date): RunObservation {
+  const podName = pod.metadata?.name ?? "";
+  const container = runContainerStatus(pod);
+  const terminated = container?.state?.terminated;
+  const startedAt = timestamp(container?.state?.running?.startedAt) ?? timestamp(terminated?.startedAt);
+  const base = { podName, ...(startedAt === undefined ? {} : { startedAt }) };
+  switch (pod.status?.phase) {
+    case "Running":
+      return { ...base, phase: "RUNNING", reason: "PodRunning", message: `pod ${podName} is running` };
+    case "Succeeded": {
+      const finishedAt = timestamp(terminated?.finishedAt) ?? now.toISOString();
+      return {
+        ...base,
+        phase: "COMPLETED",
+        reason: "Completed",
+        message: `pod ${podName} completed`,
+        finishedAt,
+        exitCode: terminated?.exitCode ?? 0,
+      };
+    }
+    case "Failed": {
+      const finishedAt = timestamp(terminated?.finishedAt) ?? now.toISOString();
+      const reason = failureReason(pod, terminated);
+      const exitCode = terminated?.exitCode;
+      const detail = pod.status?.message ?? (exitCode === undefined ? "" : `exit code ${exitCode}`);
+      return {
+        ...base,
+        phase: "FAILED",
+        reason,
+        message: `pod ${podName} failed (${reason}${detail === "" ? "" : `: ${detail}`})`,
+        finishedAt,
+        ...(exitCode === undefined ? {} : { exitCode }),
+      };
+    }
+    default: {
+      // Pending (or Unknown): scheduled but not started. A waiting container says why (ImagePullBackOff, …).
+      const waiting = container?.state?.waiting?.reason;
+      return {
+        ...base,
+        phase: "QUEUED",
+        reason: waiting !== undefined && waiting !== "" ? waiting : "PodPending",
+        message: `pod ${podName} is waiting to start${waiting === undefined ? "" : ` (${waiting})`}`,
+      };
+    }
+  }
+}
+
+/** The merge patch for `status` that records `observed`, or undefined when nothing changes. */
+export function runStatusPatch(
+  current: WorkflowJobStatus | undefined,
+  observed: RunObservation,
+  generation: number | undefined,
+  now: Date,
+): Partial<WorkflowJobStatus> | undefined {
+  // A terminal phase is final (CANCELED included, which the cancellation writes).
+  if (isTerminal(current?.phase)) return undefined;
+  const patch: Partial<WorkflowJobStatus> = {};
+  if (current?.phase !== observed.phase) patch.phase = observed.phase;
+  if (current?.reason !== observed.reason) patch.reason = observed.reason;
+  for (const field of ["podName", "startedAt", "finishedAt"] as const) {
+    const value = observed[field];
+    if (value !== undefined && current?.[field] !== value) patch[field] = value;
+  }
+  if (observed.exitCode !== undefined && current?.exitCode !== observed.exitCode) {
+    patch.exitCode = observed.exitCode;
+  }
+
+  const finished = isTerminal(observed.phase);
+  const previous = (current?.conditions ?? []).find((c) => c.type === finishedCondition);
+  const status: Condition["status"] = finished ? "True" : "False";
+  const condition: Condition = {
+    type: finishedCondition,
+    status,
+    ...(generation === undefined ? {} : { observedGeneration: generation }),
+    lastTransitionTime:
+      previous !== undefined && previous.status === status ? previous.lastTransitionTime : now.toISOString(),
+    reason: observed.reason,
+    message: observed.message.slice(0, 32_768),
+  };
+  const sameCondition =
+    previous !== undefined &&
+    previous.status === condition.status &&
+    previous.reason === condition.reason &&
+    previous.message === condition.message &&
+    previous.observedGeneration === condition.observedGeneration;
+  if (!sameCondition) {
+    // Other writers' condition types are kept (a merge patch replaces the whole list).
+    patch.conditions = [
+      ...(current?.conditions ?? []).filter((c) => c.type !== finishedCondition),
+      condition,
+    ];
+  }
+  return Object.keys(patch).length === 0 ? undefined : patch;
+}
+
+/** Seconds between a run's due time and its container's start (schedule skew), if both are known. */
+export function scheduleSkewSeconds(scheduledAt: string, startedAt: string | undefined): number | undefined {
+  if (startedAt === undefined) return undefined;
+  const due = Date.parse(scheduledAt);
+  const started = Date.parse(startedAt);
+  if (Number.isNaN(due) || Number.isNaN(started)) return undefined;
+  return Math.max(0, (started - due) / 1000);
+}
