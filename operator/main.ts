@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { createLogger } from "../src/logging.ts";
 import { loadOperatorConfig, type OperatorConfig, OperatorConfigError } from "./config.ts";
 import { WorkflowController } from "./controllers/workflow.ts";
+import { RunController } from "./controllers/workflow-job.ts";
 import { EventRecorder } from "./runtime/events.ts";
 import { describeError } from "./runtime/kube-errors.ts";
 import { LeaderElector } from "./runtime/leader-election.ts";
@@ -57,6 +58,9 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
 
   let workflows: WorkflowController | undefined;
   let starting: Promise<void> | undefined;
+  // Run tracking: mirrors scheduled Jobs, creates manual runs' Pods, keeps WorkflowJob phases.
+  let runPhases: RunController | undefined;
+  let runPhasesStarting: Promise<void> | undefined;
   const elector = new LeaderElector({
     kc,
     namespace: config.namespace,
@@ -83,9 +87,28 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       starting = controller.start().catch((error: unknown) => {
         logger.error({ err: describeError(error) }, "workflow controller did not start");
       });
+      const tracker = new RunController({
+        kc,
+        namespace: config.namespace,
+        podSettings: config.pods,
+        workers: config.workers,
+        logger,
+        metrics,
+        events,
+        resyncMs: config.resyncMs,
+        ...(config.backoff === undefined ? {} : { backoff: config.backoff }),
+      });
+      runPhases = tracker;
+      runPhasesStarting = tracker.start().catch((error: unknown) => {
+        logger.error({ err: describeError(error) }, "run controller did not start");
+      });
     },
     onStoppedLeading: async () => {
       metrics.leader.set(0);
+      const tracker = runPhases;
+      runPhases = undefined;
+      await tracker?.stop();
+      await runPhasesStarting;
       const controller = workflows;
       workflows = undefined;
       // Not waiting for `starting`: caches that never fill (CRDs missing) must not block a stop.
@@ -113,7 +136,8 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   });
 
   const isReady = (): boolean =>
-    elector.reachable() && (!elector.isLeader || (workflows?.workflows.hasSynced ?? false));
+    elector.reachable() &&
+    (!elector.isLeader || ((workflows?.workflows.hasSynced ?? false) && (runPhases?.hasSynced ?? false)));
   const probeServer = createServer((req, res) => {
     const path = req.url?.split("?")[0];
     if (path === "/healthz" || path === "/livez") {
