@@ -6,6 +6,7 @@ import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { LOG_LEVELS, type LogLevel } from "../src/logging.ts";
 import { defaultPodSettings, type PodSettings } from "./controllers/cronjob-for-workflow.ts";
+import type { RunCompletionSettings } from "./controllers/run-completion.ts";
 import type { WorkflowControllerHooks } from "./controllers/workflow.ts";
 import type { BackoffOptions } from "./runtime/backoff.ts";
 import {
@@ -39,6 +40,14 @@ export interface OperatorConfig {
   kubeConfig?: k8s.KubeConfig;
   logger?: Logger;
   hooks?: WorkflowControllerHooks;
+  /** Finished WorkflowJobs kept per workflow (OPERATOR_RUN_HISTORY_LIMIT, default 10). */
+  runHistoryLimit?: number;
+  /**
+   * End-of-run actions (failure counts, notifications, analytics, log
+   * retention, history): need Postgres and the notifications service; off
+   * when absent (runOperatorCommand builds it when DATABASE_URL is set).
+   */
+  runCompletion?: RunCompletionSettings;
 }
 
 export class OperatorConfigError extends Error {
@@ -110,6 +119,7 @@ export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
       },
     },
     logLevel: (get("LOG_LEVEL") ?? "info").toLowerCase() as LogLevel,
+    runHistoryLimit: int("OPERATOR_RUN_HISTORY_LIMIT", 10, 1, 1000),
   };
   if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) {
     problems.push(`LOG_LEVEL=${JSON.stringify(config.logLevel)}: must be one of ${LOG_LEVELS.join(", ")}`);

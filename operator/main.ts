@@ -6,8 +6,10 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { ConfigError } from "../src/config.ts";
 import { createLogger } from "../src/logging.ts";
 import { loadOperatorConfig, type OperatorConfig, OperatorConfigError } from "./config.ts";
+import { RunCompletionController, runCompletionFromEnv } from "./controllers/run-completion.ts";
 import { WorkflowController } from "./controllers/workflow.ts";
 import { RunController } from "./controllers/workflow-job.ts";
 import { EventRecorder } from "./runtime/events.ts";
@@ -61,6 +63,8 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   // Run tracking: mirrors scheduled Jobs, creates manual runs' Pods, keeps WorkflowJob phases.
   let runPhases: RunController | undefined;
   let runPhasesStarting: Promise<void> | undefined;
+  let runs: RunCompletionController | undefined;
+  let runsStarting: Promise<void> | undefined;
   const elector = new LeaderElector({
     kc,
     namespace: config.namespace,
@@ -102,6 +106,23 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       runPhasesStarting = tracker.start().catch((error: unknown) => {
         logger.error({ err: describeError(error) }, "run controller did not start");
       });
+      if (config.runCompletion !== undefined) {
+        const completion = new RunCompletionController({
+          kc,
+          namespace: config.namespace,
+          workers: config.workers,
+          logger,
+          metrics,
+          events,
+          resyncMs: config.resyncMs,
+          ...(config.backoff === undefined ? {} : { backoff: config.backoff }),
+          settings: config.runCompletion,
+        });
+        runs = completion;
+        runsStarting = completion.start().catch((error: unknown) => {
+          logger.error({ err: describeError(error) }, "run completion controller did not start");
+        });
+      }
     },
     onStoppedLeading: async () => {
       metrics.leader.set(0);
@@ -112,8 +133,10 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       const controller = workflows;
       workflows = undefined;
       // Not waiting for `starting`: caches that never fill (CRDs missing) must not block a stop.
-      await controller?.stop();
-      await starting;
+      const completion = runs;
+      runs = undefined;
+      await Promise.all([controller?.stop(), completion?.stop()]);
+      await Promise.all([starting, runsStarting]);
     },
   });
 
@@ -195,12 +218,29 @@ export async function runOperatorCommand(
     process.stderr.write(`chronoverse operator: ${error.message}\n`);
     return 2;
   }
-  const operator = await runOperator(config);
+  const logger = createLogger({ level: config.logLevel, name: "operator" });
+  // End-of-run actions need Postgres and the notifications service (src/config.ts variables).
+  let completion: ReturnType<typeof runCompletionFromEnv>;
+  try {
+    completion = runCompletionFromEnv(env, logger, config.runHistoryLimit);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`chronoverse operator: ${error.message}\n`);
+    return 2;
+  }
+  const operator = await runOperator({
+    ...config,
+    logger,
+    ...(completion === undefined ? {} : { runCompletion: completion.settings }),
+  });
   await new Promise<void>((resolve) => {
     const shutdown = () => {
       process.off("SIGTERM", shutdown);
       process.off("SIGINT", shutdown);
-      void operator.stop().then(resolve);
+      void operator
+        .stop()
+        .then(() => completion?.close())
+        .then(resolve);
     };
     process.on("SIGTERM", shutdown);
     process.on("SIGINT", shutdown);

@@ -179,11 +179,13 @@ export function runsBeyondHistory(jobs: readonly WorkflowJob[], limit: number): 
 
 // ---- Cancellation ----
 
-/** Runs of a terminated or deleted workflow that are canceled: those not yet finished. */
+/**
+ * Runs of a terminated or deleted workflow that are canceled: those not yet
+ * finished (including runs on their way out with their deleted workflow, which
+ * are canceled — and notified — while they still exist).
+ */
 export function runsToCancel(jobs: readonly WorkflowJob[]): WorkflowJob[] {
-  return jobs.filter(
-    (job) => !isTerminalPhase(job.status?.phase) && job.metadata.deletionTimestamp === undefined,
-  );
+  return jobs.filter((job) => !isTerminalPhase(job.status?.phase));
 }
 
 /** The status a canceled run gets. */
