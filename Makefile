@@ -70,6 +70,14 @@ test: ## unit and integration tests (starts the control plane and Postgres when 
 test-summary:
 	@node hack/test-summary.ts .reports/unit.json .reports/integration.json
 
+.PHONY: bench-workflows
+bench-workflows: deps ## benchmark CreateWorkflow and the operator (N=1000, QUICK=1 for a smoke run); figures in docs/benchmarks.md
+	hack/with-cluster.sh bench/run.sh bench/workflows.ts
+
+.PHONY: bench-jobs
+bench-jobs: deps ## benchmark StreamJobLogs, ListJobs and GetJob (K=20000 lines, C=16 clients, QUICK=1); figures in docs/benchmarks.md
+	hack/with-cluster.sh bench/run.sh bench/jobs.ts
+
 .PHONY: up
 up: deps ## run Chronoverse here: control plane, Postgres, CRDs, the five services and the operator (Ctrl-C stops)
 	hack/up.sh
