@@ -142,10 +142,14 @@ function versionOf(cmd: string, args: string[], pick: (out: string) => string): 
 /** One line naming the machine and the versions the figures were measured with. */
 export function environmentLine(): string {
   const cpu = cpus();
-  const kube = versionOf("kubectl", ["version", "-o", "json"], (out) => {
-    const parsed = JSON.parse(out) as { serverVersion?: { gitVersion?: string } };
-    return parsed.serverVersion?.gitVersion ?? "unknown";
-  });
+  const kube = versionOf(
+    "kubectl",
+    ["version", "-o", "json", "--kubeconfig", process.env.KUBECONFIG ?? resolve(root, ".cluster/kubeconfig")],
+    (out) => {
+      const parsed = JSON.parse(out) as { serverVersion?: { gitVersion?: string } };
+      return parsed.serverVersion?.gitVersion ?? "unknown";
+    },
+  );
   const postgres = versionOf(
     "psql",
     [process.env.DATABASE_URL ?? "", "-Atc", "show server_version"],
