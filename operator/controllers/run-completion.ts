@@ -41,6 +41,7 @@ import {
   defaultHistoryLimit,
   failureCountPatch,
   finalizedCondition,
+  isFinalized,
   isTerminalPhase,
   needsCompletion,
   runNotification,
@@ -116,6 +117,8 @@ export class RunCompletionController {
   readonly completion: Controller;
   /** Cancels runs of terminated or deleted workflows (key: the Workflow's "namespace/name"). */
   readonly cancellation: Controller;
+  /** Deletes finished runs beyond the history limit (key: the Workflow's "namespace/name"). */
+  readonly history: Controller;
   readonly jobs: Informer<WorkflowJob>;
   readonly workflows: Informer<Workflow>;
   readonly #options: RunCompletionControllerOptions;
@@ -180,10 +183,17 @@ export class RunCompletionController {
       logger: this.#log.child({ controller: "run-cancellation" }),
       ...common,
     });
+    this.history = new Controller({
+      name: "run-history",
+      reconcile: (key) => this.reconcileHistory(key),
+      logger: this.#log.child({ controller: "run-history" }),
+      ...common,
+    });
     this.jobs.on((job, event) => {
       if (event === "delete") return;
       const ns = job.metadata.namespace ?? "";
-      if (needsCompletion(job)) this.completion.enqueue(objectKey(job));
+      if (isFinalized(job)) this.history.enqueue(`${ns}/${job.spec.workflowName}`);
+      else if (needsCompletion(job)) this.completion.enqueue(objectKey(job));
       else if (!isTerminalPhase(job.status?.phase)) {
         // A run that appears for a workflow that is terminated (or gone) is canceled.
         const workflow = this.workflows.get(ns, job.spec.workflowName);
@@ -205,13 +215,14 @@ export class RunCompletionController {
     if (this.#stopping) return;
     this.completion.start();
     this.cancellation.start();
+    this.history.start();
   }
 
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#markStopped();
     await Promise.all([this.jobs.stop(), this.workflows.stop()]);
-    await Promise.all([this.completion.stop(), this.cancellation.stop()]);
+    await Promise.all([this.completion.stop(), this.cancellation.stop(), this.history.stop()]);
   }
 
   // ---- completion ----
@@ -300,7 +311,7 @@ export class RunCompletionController {
     if (phase === "CANCELED" && job.status?.podName) await this.#deletePod(namespace, job.status.podName);
 
     // 7. The guard, written last.
-    const finalized = await this.#patchJobStatus(job, {
+    await this.#patchJobStatus(job, {
       conditions: setCondition(
         job.status?.conditions,
         {
@@ -314,8 +325,6 @@ export class RunCompletionController {
       ),
     });
     log.debug("run finalized");
-
-    await this.#pruneHistory(namespace, workflowId, finalized);
     return undefined;
   }
 
@@ -346,14 +355,17 @@ export class RunCompletionController {
     return result.lineCount;
   }
 
-  /** Deletes the oldest finalized runs of a workflow beyond the history limit (their Pods follow by owner reference). */
-  async #pruneHistory(namespace: string, workflowId: string, justFinalized: WorkflowJob): Promise<void> {
-    const runs = this.jobs
-      .list(namespace)
-      .filter(
-        (job) => job.spec.workflowName === workflowId && job.metadata.name !== justFinalized.metadata.name,
-      );
-    runs.push(justFinalized);
+  // ---- history ----
+
+  /**
+   * Deletes the oldest finalized runs of a workflow beyond the history limit
+   * (their Pods follow by owner reference), by key "namespace/workflow". The
+   * cache can only be behind in showing runs finalized, so it never deletes
+   * too many; the next Finalized write or resync catches up.
+   */
+  async reconcileHistory(key: string): Promise<ReconcileResult | undefined> {
+    const { namespace, name: workflowId } = splitKey(key);
+    const runs = this.jobs.list(namespace).filter((job) => job.spec.workflowName === workflowId);
     for (const old of runsBeyondHistory(runs, this.#historyLimit)) {
       const name = old.metadata.name ?? "";
       try {
@@ -371,6 +383,7 @@ export class RunCompletionController {
         if (!isNotFound(error) && !isConflict(error)) throw error;
       }
     }
+    return undefined;
   }
 
   // ---- cancellation ----
