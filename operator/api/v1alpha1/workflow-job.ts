@@ -41,6 +41,8 @@ export interface WorkflowJobStatus {
   exitCode?: number;
   reason?: string;
   attempts?: number;
+  /** A run lost to the system and handed back for another attempt: its next Pod is due then (docs/operator.md). */
+  retryAt?: string;
   conditions?: Condition[];
 }
 
@@ -98,6 +100,10 @@ const statusSchema: Schema = object("Progress of the run, derived from its Pod b
     format: "int32",
     default: 0,
   }),
+  retryAt: string(
+    "Set while a run lost to the system waits for its next attempt (phase PENDING): the attempt's Pod is created no earlier.",
+    { format: "date-time" },
+  ),
   conditions: conditionsSchema("Current state as KEP-1623 conditions."),
 });
 
