@@ -143,8 +143,30 @@ export function createHandlers({ tokens, logger }: { tokens: Tokens; logger: Log
             headersSent = true;
             if (Object.keys(headers.getMap()).length > 0) call.sendMetadata(headers);
           }
+          // Resolve as soon as the message is buffered; wait only when the
+          // stream pushes back (write() returned false) until it drains, so a
+          // fast producer is paced by the client without a round trip per message.
           return new Promise<void>((resolve, reject) => {
-            call.write(message, (error?: Error | null) => (error ? reject(error) : resolve()));
+            let settled = false;
+            const settle = (error?: Error | null): void => {
+              if (settled) return;
+              settled = true;
+              call.off("drain", onDrain);
+              call.off("cancelled", onCancelled);
+              if (error) reject(error);
+              else resolve();
+            };
+            const onDrain = (): void => settle();
+            const onCancelled = (): void => settle(new StreamCancelled());
+            const buffered = call.write(message, (error?: Error | null) => {
+              if (error) settle(error);
+            });
+            if (buffered) {
+              settle();
+            } else {
+              call.on("drain", onDrain);
+              call.on("cancelled", onCancelled);
+            }
           });
         };
         const run = async (): Promise<void> => {
