@@ -154,6 +154,36 @@ export function retryDecision(status: WorkflowJobStatus | undefined, now: Date):
   };
 }
 
+/**
+ * Whether the run tracking can give a run another attempt: a MANUAL run's Pod
+ * is the operator's own (named per attempt, manual-run.ts); an AUTOMATIC run's
+ * Pod belongs to its batch Job, whose failure is final (backoffLimit 0), so
+ * those are finalized as failed until the run tracking creates retry Pods for
+ * them too (docs/operator.md).
+ */
+export function canRetry(job: Pick<WorkflowJob, "spec">): boolean {
+  return job.spec.trigger === "MANUAL";
+}
+
+/**
+ * The status that hands a lost run back for its next attempt: PENDING again,
+ * attempts already counting the attempt to come, the previous attempt's Pod,
+ * times and exit code cleared (merge-patch nulls), and retryAt — the run
+ * tracking creates the attempt's Pod ("<name>-<attempt>") no earlier.
+ */
+export function retryStatus(decision: { nextAttempt: number; notBefore: Date }): Record<string, unknown> {
+  return {
+    phase: "PENDING",
+    reason: "RetryScheduled",
+    attempts: decision.nextAttempt,
+    retryAt: rfc3339(decision.notBefore),
+    podName: null,
+    startedAt: null,
+    finishedAt: null,
+    exitCode: null,
+  };
+}
+
 // ---- History ----
 
 function finishedTime(job: WorkflowJob): number {

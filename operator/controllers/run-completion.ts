@@ -38,12 +38,15 @@ import type { OperatorMetrics } from "../runtime/metrics.ts";
 import { fieldManager } from "./cronjob-for-workflow.ts";
 import {
   canceledStatus,
+  canRetry,
   defaultHistoryLimit,
   failureCountPatch,
   finalizedCondition,
   isFinalized,
   isTerminalPhase,
   needsCompletion,
+  retryDecision,
+  retryStatus,
   runNotification,
   runsBeyondHistory,
   runsToCancel,
@@ -239,6 +242,24 @@ export class RunCompletionController {
     const workflowId = job.spec.workflowName;
     const userId = job.spec.userId;
     const log = this.#log.child({ job: name, workflow: workflowId, phase });
+
+    // 0. A run lost to the system gets another attempt instead of an end.
+    const retry = canRetry(job) ? retryDecision(job.status, new Date()) : { type: "finalize" as const };
+    if (retry.type === "retry") {
+      const lostReason = job.status?.reason;
+      await this.#patchJobStatus(job, retryStatus(retry));
+      log.info(
+        { reason: lostReason, attempt: retry.nextAttempt, retryAt: retry.notBefore },
+        "retrying a lost run",
+      );
+      await this.#options.events.record(
+        job,
+        "Normal",
+        "RetryScheduled",
+        `run lost to the system (${lostReason}): attempt ${retry.nextAttempt} at ${rfc3339(retry.notBefore)}`,
+      );
+      return undefined;
+    }
     let workflow = await this.#get<Workflow>(workflowResource.plural, namespace, workflowId);
     const ref = {
       userId,

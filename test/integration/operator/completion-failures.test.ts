@@ -104,6 +104,46 @@ describe("operator: when a run ends", () => {
     expect(kindsFor(again, after)).toEqual(["WEB_ERROR"]);
   });
 
+  it("gives a run lost to the system up to three attempts with back-off, then counts it once", async () => {
+    const workflow = await t.createWorkflow({ maxConsecutiveFailures: 5, logRetention: false });
+    const id = workflow.metadata.name ?? "";
+    const run = await t.createRun(workflow);
+    const name = run.metadata.name ?? "";
+    const lost = (attempts: number, second: number) =>
+      t.setStatus(name, {
+        phase: "FAILED",
+        reason: "Evicted",
+        podName: attempts === 1 ? name : `${name}-${attempts}`,
+        attempts,
+        startedAt: at(second),
+        finishedAt: at(second + 1),
+      });
+    const retried = (attempts: number) =>
+      waitFor(`attempt ${attempts} to be scheduled`, async () => {
+        const current = await t.readRun(name);
+        if (current?.status?.phase === "PENDING" && current.status.attempts === attempts) return current;
+        throw new Error(JSON.stringify(current?.status));
+      });
+
+    await lost(1, 0);
+    let current = await retried(2);
+    // reason: RetryScheduled, or the run tracking's own word for a PENDING run (WaitingForSchedule).
+    expect(current.status?.retryAt).toBe(at(31)); // finished + 30 s
+    expect(current.status?.podName).toBeUndefined();
+    await lost(2, 40);
+    current = await retried(3);
+    expect(current.status?.retryAt).toBe(at(101)); // finished + 60 s
+    expect((await t.workflows.get(id)).status?.consecutiveFailures ?? 0).toBe(0);
+    expect(kindsFor(await t.notifications(), name)).toEqual([]);
+
+    await lost(3, 110);
+    current = await t.waitFinalized(name);
+    expect(current.status?.phase).toBe("FAILED");
+    expect((await t.workflows.get(id)).status?.consecutiveFailures).toBe(1);
+    expect(kindsFor(await t.notifications(), name)).toEqual(["WEB_ERROR"]);
+    expect((await getWorkflowTotals(t.svc.db, t.userId, id))?.totalJobs).toBe(1);
+  });
+
   it("terminating a workflow cancels its unfinished runs, deletes their Pods and notifies each", async () => {
     const workflow = await t.createWorkflow({ logRetention: true });
     const id = workflow.metadata.name ?? "";
