@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Workflow } from "../api/v1alpha1/workflow.ts";
 import type { WorkflowJob } from "../api/v1alpha1/workflow-job.ts";
 import { cronJobForWorkflow, defaultPodSettings } from "./cronjob-for-workflow.ts";
-import { delayUntilDue, dueAt, manualPodName, podForManualRun } from "./manual-run.ts";
+import { delayUntilDue, dueAt, manualPodName, manualRunWait, podForManualRun } from "./manual-run.ts";
 
 const workflowId = "0192f0a4-2222-7000-8000-000000000001";
 const workflow: Workflow = {
@@ -44,6 +44,21 @@ describe("manual runs", () => {
     expect(delayUntilDue(run.spec.scheduledAt, new Date("2026-01-02T03:04:00Z"))).toBe(6000);
     expect(delayUntilDue(run.spec.scheduledAt, new Date("2026-01-02T03:05:00Z"))).toBe(0);
     expect(() => dueAt("soon")).toThrow(RangeError);
+  });
+
+  it("waits for scheduledAt, and for retryAt on a later attempt", () => {
+    const before = new Date("2026-01-02T03:04:00Z");
+    const after = new Date("2026-01-02T03:10:00Z");
+    expect(manualRunWait(run, 1, before)).toMatchObject({ delayMs: 6000, reason: "WaitingForSchedule" });
+    expect(manualRunWait(run, 1, after)).toBeUndefined();
+    const retried = {
+      ...run,
+      status: { phase: "PENDING" as const, attempts: 2, retryAt: "2026-01-02T03:10:30Z" },
+    };
+    expect(manualRunWait(retried, 2, after)).toMatchObject({ delayMs: 30_000, reason: "RetryScheduled" });
+    expect(manualRunWait(retried, 2, new Date("2026-01-02T03:11:00Z"))).toBeUndefined();
+    // retryAt only counts for the attempt it was set for.
+    expect(manualRunWait(retried, 1, after)).toBeUndefined();
   });
 
   it("builds the CronJob's pod, owned by the WorkflowJob", () => {

@@ -34,6 +34,29 @@ export function delayUntilDue(scheduledAt: string, now: Date): number {
   return Math.max(0, dueAt(scheduledAt) - now.getTime());
 }
 
+/**
+ * How long attempt `attempt` of a manual run must still wait for its Pod, and
+ * why: its scheduledAt, or for a later attempt (a system retry) also the
+ * status.retryAt the retry set. Undefined when the Pod may be created now.
+ */
+export function manualRunWait(
+  run: WorkflowJob,
+  attempt: number,
+  now: Date,
+): { delayMs: number; reason: "WaitingForSchedule" | "RetryScheduled"; message: string } | undefined {
+  const retryAt = attempt > 1 ? run.status?.retryAt : undefined;
+  const scheduleDelay = delayUntilDue(run.spec.scheduledAt, now);
+  const retryDelay = retryAt === undefined ? 0 : delayUntilDue(retryAt, now);
+  if (scheduleDelay === 0 && retryDelay === 0) return undefined;
+  return retryDelay > scheduleDelay
+    ? { delayMs: retryDelay, reason: "RetryScheduled", message: `attempt ${attempt} is due at ${retryAt}` }
+    : {
+        delayMs: scheduleDelay,
+        reason: "WaitingForSchedule",
+        message: `the run is due at ${run.spec.scheduledAt}`,
+      };
+}
+
 /** The Pod of a manual run: the workflow's run pod, owned (controller) by the WorkflowJob. */
 export function podForManualRun(
   run: WorkflowJob,

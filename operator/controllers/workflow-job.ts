@@ -24,7 +24,7 @@ import { Informer } from "../runtime/informer.ts";
 import { apiMessage, describeError, isConflict, isNotFound, isPermanent } from "../runtime/kube-errors.ts";
 import type { OperatorMetrics } from "../runtime/metrics.ts";
 import { fieldManager, InvalidWorkflowError, type PodSettings } from "./cronjob-for-workflow.ts";
-import { delayUntilDue, manualPodName, podForManualRun } from "./manual-run.ts";
+import { manualPodName, manualRunWait, podForManualRun } from "./manual-run.ts";
 import {
   automaticRunName,
   mirrorBatchJob,
@@ -311,15 +311,11 @@ export class RunController {
         },
       };
     }
-    const delay = delayUntilDue(run.spec.scheduledAt, now);
-    if (delay > 0) {
+    const wait = manualRunWait(run, attempt, now);
+    if (wait !== undefined) {
       return {
-        observation: {
-          phase: "PENDING",
-          reason: "WaitingForSchedule",
-          message: `the run is due at ${run.spec.scheduledAt}`,
-        },
-        requeue: { requeueAfterMs: Math.min(delay, maxDueWaitMs) },
+        observation: { phase: "PENDING", reason: wait.reason, message: wait.message },
+        requeue: { requeueAfterMs: Math.min(wait.delayMs, maxDueWaitMs) },
       };
     }
     let desired: k8s.V1Pod;
