@@ -8,6 +8,7 @@ import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Workflow } from "../../../operator/api/v1alpha1/workflow.ts";
 import { getWorkflowTotals } from "../../../services/analytics/store.ts";
+import { readJobLogs } from "../../../services/jobs/logs-store.ts";
 import { waitFor } from "../../support/wait.ts";
 import { type CompletionTest, kindsFor, startCompletionTest } from "./completion-support.ts";
 import { readCronJob, statusOf } from "./harness.ts";
@@ -175,6 +176,15 @@ describe("operator: when a run ends", () => {
       }
     });
     expect((await t.readRun(done))?.status?.phase).toBe("COMPLETED");
+    // The canceled run's log was kept before its Pod was deleted.
+    const kept = await readJobLogs(t.svc.db, {
+      jobId: runningName,
+      streams: ["stdout", "stderr"],
+      direction: "asc",
+      afterSeq: undefined,
+      limit: 100,
+    });
+    expect(kept.map((l) => l.message)).toEqual(["started", "working"]);
 
     const notes = await t.notifications();
     expect(kindsFor(notes, runningName)).toEqual(["WEB_INFO"]);
