@@ -4,6 +4,7 @@ import type { WorkflowJobStatus } from "../api/v1alpha1/workflow-job.ts";
 import {
   finishedCondition,
   observePod,
+  observeWithoutPod,
   type RunObservation,
   runStatusPatch,
   scheduleSkewSeconds,
@@ -203,5 +204,63 @@ describe("helpers", () => {
     expect(scheduleSkewSeconds("2026-01-02T03:00:00Z", "2026-01-02T03:00:02.5Z")).toBe(2.5);
     expect(scheduleSkewSeconds("2026-01-02T03:00:00Z", "2026-01-02T02:59:59Z")).toBe(0);
     expect(scheduleSkewSeconds("2026-01-02T03:00:00Z", undefined)).toBeUndefined();
+  });
+});
+
+describe("observeWithoutPod (AUTOMATIC run, its Pod is gone or not there yet)", () => {
+  const job = (...conditions: Array<[string, string?]>): k8s.V1Job => ({
+    metadata: { name: "j" },
+    status: {
+      conditions: conditions.map(([type, reason]) => ({
+        type,
+        status: "True",
+        ...(reason ? { reason } : {}),
+      })),
+      completionTime: ended as unknown as Date,
+    },
+  });
+  const cases: Array<[string, k8s.V1Job | undefined, boolean, boolean, Partial<RunObservation> | undefined]> =
+    [
+      ["Job running, no Pod yet", job(), false, false, { phase: "PENDING", reason: "WaitingForPod" }],
+      ["Job running, Pod seen and gone: wait for the Job", job(), true, false, undefined],
+      ["Job complete, Pod gone", job(["Complete"]), true, false, { phase: "COMPLETED", exitCode: 0 }],
+      [
+        "Job past its deadline",
+        job(["Failed", "DeadlineExceeded"]),
+        true,
+        false,
+        { phase: "FAILED", reason: "DeadlineExceeded" },
+      ],
+      [
+        "deadline as a FailureTarget",
+        job(["FailureTarget", "DeadlineExceeded"]),
+        false,
+        false,
+        { phase: "FAILED", reason: "DeadlineExceeded" },
+      ],
+      [
+        "Job failed after its Pod was deleted",
+        job(["Failed", "BackoffLimitExceeded"]),
+        true,
+        false,
+        { phase: "FAILED", reason: "PodDeleted" },
+      ],
+      [
+        "Job failed, no Pod ever",
+        job(["Failed", "BackoffLimitExceeded"]),
+        false,
+        false,
+        { phase: "FAILED", reason: "BackoffLimitExceeded" },
+      ],
+      ["Job and Pod deleted", undefined, true, false, { phase: "FAILED", reason: "PodDeleted" }],
+      ["Job deleted before a Pod", undefined, false, false, { phase: "FAILED", reason: "JobDeleted" }],
+      ["stopped by termination", undefined, true, true, { phase: "CANCELED", reason: "WorkflowTerminated" }],
+      ["terminated before a Pod", job(), false, true, { phase: "CANCELED", reason: "WorkflowTerminated" }],
+      ["completed despite termination", job(["Complete"]), true, true, { phase: "COMPLETED" }],
+    ];
+  it.each(cases)("%s", (_name, batchJob, hadPod, workflowTerminated, expected) => {
+    const observed = observeWithoutPod({ jobName: "j", job: batchJob, hadPod, workflowTerminated, now });
+    if (expected === undefined) expect(observed).toBeUndefined();
+    else expect(observed).toMatchObject(expected);
   });
 });

@@ -176,3 +176,65 @@ export function scheduleSkewSeconds(scheduledAt: string, startedAt: string | und
   if (Number.isNaN(due) || Number.isNaN(started)) return undefined;
   return Math.max(0, (started - due) / 1000);
 }
+
+function trueCondition(job: k8s.V1Job, type: string): k8s.V1JobCondition | undefined {
+  return job.status?.conditions?.find((c) => c.type === type && c.status === "True");
+}
+
+/**
+ * The phase of an AUTOMATIC run whose Pod is not there (the apiserver says so),
+ * from its batch Job (undefined: the Job is gone too). `hadPod`: the run was
+ * seen with a Pod before. Undefined means "no verdict yet": the Pod went away
+ * and the Job controller has not concluded — its next change wakes the run.
+ */
+export function observeWithoutPod(input: {
+  jobName: string;
+  job: k8s.V1Job | undefined;
+  hadPod: boolean;
+  workflowTerminated: boolean;
+  now: Date;
+}): RunObservation | undefined {
+  const { jobName, job, hadPod, workflowTerminated, now } = input;
+  const finishedAt = now.toISOString();
+  if (job !== undefined && trueCondition(job, "Complete") !== undefined) {
+    return {
+      phase: "COMPLETED",
+      reason: "Completed",
+      message: `batch Job ${jobName} completed`,
+      finishedAt: timestamp(job.status?.completionTime) ?? finishedAt,
+      exitCode: 0,
+    };
+  }
+  const failed =
+    job === undefined ? undefined : (trueCondition(job, "Failed") ?? trueCondition(job, "FailureTarget"));
+  if (job !== undefined && failed === undefined) {
+    if (hadPod) return undefined;
+    if (!workflowTerminated) {
+      return { phase: "PENDING", reason: "WaitingForPod", message: `batch Job ${jobName} has no pod yet` };
+    }
+  }
+  let reason: string;
+  let message: string;
+  if (failed?.reason === "DeadlineExceeded") {
+    reason = "DeadlineExceeded";
+    message = `batch Job ${jobName} ran past its deadline${failed.message ? `: ${failed.message}` : ""}`;
+  } else if (hadPod) {
+    reason = "PodDeleted";
+    message = `the pod of batch Job ${jobName} was deleted before it finished`;
+  } else if (failed !== undefined) {
+    reason = failed.reason ?? "JobFailed";
+    message = `batch Job ${jobName} failed${failed.message ? `: ${failed.message}` : ""}`;
+  } else {
+    reason = "JobDeleted";
+    message = `batch Job ${jobName} was deleted before its pod ran`;
+  }
+  if (workflowTerminated) {
+    return {
+      phase: "CANCELED",
+      reason: "WorkflowTerminated",
+      message: `the workflow was terminated (${message})`,
+      finishedAt,
+    };
+  }
+  return { phase: "FAILED", reason, message, finishedAt };
+}

@@ -36,6 +36,7 @@ import {
 import {
   isTerminal,
   observePod,
+  observeWithoutPod,
   type RunObservation,
   runStatusPatch,
   scheduleSkewSeconds,
@@ -79,10 +80,6 @@ const eventReasons: Record<string, string> = {
   FAILED: "Failed",
   CANCELED: "Canceled",
 };
-
-function hasCondition(job: k8s.V1Job, type: string): k8s.V1JobCondition | undefined {
-  return job.status?.conditions?.find((c) => c.type === type && c.status === "True");
-}
 
 export class RunController {
   readonly workflows: Informer<Workflow>;
@@ -377,14 +374,11 @@ export class RunController {
     if (cached !== undefined) return { observation: observePod(cached, now) };
 
     const job = this.batchJobs.get(namespace, jobName) ?? (await this.#readBatchJob(namespace, jobName));
-    const failed = job === undefined ? undefined : hasCondition(job, "Failed");
-    const complete = job === undefined ? undefined : hasCondition(job, "Complete");
-    if (
+    const hadPod = run.status?.podName !== undefined;
+    const jobRunning =
       job !== undefined &&
-      failed === undefined &&
-      complete === undefined &&
-      run.status?.podName === undefined
-    ) {
+      !job.status?.conditions?.some((c) => c.status === "True" && c.type !== "Suspended");
+    if (jobRunning && !hadPod && !this.#terminated(namespace, run.spec.workflowName)) {
       return {
         observation: {
           phase: "PENDING",
@@ -397,30 +391,21 @@ export class RunController {
     const listed = await this.#core.listNamespacedPod({ namespace, labelSelector: `job-name=${jobName}` });
     const pod = this.#newestPod(listed.items, jobName);
     if (pod !== undefined) return { observation: observePod(pod, now) };
-    if (job === undefined && run.status?.podName === undefined) {
-      // Neither Job nor Pod: the run ended before it began (its Job was deleted).
-      const workflow = await this.#workflow(namespace, run.spec.workflowName);
-      if (workflow === undefined) return {};
-      return {
-        observation: this.#ended(run, workflow, "JobDeleted", `batch Job ${jobName} was deleted`, now),
-      };
-    }
-    if (complete !== undefined) {
-      return {
-        observation: {
-          phase: "COMPLETED",
-          reason: "Completed",
-          message: `batch Job ${jobName} completed`,
-          finishedAt: timestamp(job?.status?.completionTime) ?? now.toISOString(),
-          exitCode: 0,
-        },
-      };
-    }
     const workflow = await this.#workflow(namespace, run.spec.workflowName);
+    // The workflow is gone: the garbage collector removes its runs too.
     if (workflow === undefined) return {};
-    const reason = failed?.reason ?? "PodDeleted";
-    const message = failed?.message ?? `the pod of batch Job ${jobName} was deleted before it finished`;
-    return { observation: this.#ended(run, workflow, reason, message, now) };
+    const observation = observeWithoutPod({
+      jobName,
+      job,
+      hadPod,
+      workflowTerminated: workflow.spec.terminated,
+      now,
+    });
+    return observation === undefined ? {} : { observation };
+  }
+
+  #terminated(namespace: string, workflowId: string): boolean {
+    return this.workflows.get(namespace, workflowId)?.spec.terminated ?? false;
   }
 
   /** A run whose Pod went away unfinished: CANCELED when its workflow was terminated, else FAILED. */

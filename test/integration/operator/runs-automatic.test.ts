@@ -36,6 +36,7 @@ describe("automatic runs", () => {
     const runs = new Runs(kc, ns.name);
     const ok = newId();
     const failing = newId();
+    const slow = newId();
     await workflows.create(
       ok,
       containerSpec({
@@ -55,6 +56,15 @@ describe("automatic runs", () => {
       }),
     );
 
+    // Runs a minute but may take 3 s: the batch Job's deadline stops it.
+    await workflows.create(
+      slow,
+      containerSpec({
+        intervalMinutes: 1,
+        container: { image: "busybox:1.36", env: { CHRONOVERSE_SIM_DURATION: "60s" }, timeoutSeconds: 3 },
+      }),
+    );
+
     // The successful run is seen RUNNING on its way (it runs 6 s).
     const phasesSeen = new Set<string>();
     const terminal = (phase: string) => async (name: string) => {
@@ -64,9 +74,10 @@ describe("automatic runs", () => {
       if (done === undefined) throw new Error(describeRuns(list));
       return done;
     };
-    const [completed, failed] = await waitFor(
-      "a COMPLETED run of one workflow and a FAILED run of the other",
-      async () => Promise.all([terminal("COMPLETED")(ok), terminal("FAILED")(failing)]),
+    const [completed, failed, timedOut] = await waitFor(
+      "a COMPLETED run of one workflow and a FAILED run of the others",
+      async () =>
+        Promise.all([terminal("COMPLETED")(ok), terminal("FAILED")(failing), terminal("FAILED")(slow)]),
       { timeoutMs: 150_000, intervalMs: 500 },
     );
     expect(phasesSeen).toContain("RUNNING");
@@ -102,6 +113,9 @@ describe("automatic runs", () => {
     }
     expect(completed.status).toMatchObject({ exitCode: 0, reason: "Completed" });
     expect(failed.status).toMatchObject({ exitCode: 1, reason: "NonZeroExitCode" });
+    // The timeout: the Job controller stopped the run at its deadline.
+    expect(timedOut.status).toMatchObject({ reason: "DeadlineExceeded" });
+    expect(timedOut.status?.podName).toBeDefined();
 
     // One WorkflowJob per batch Job, whatever the watch replayed.
     for (const workflowId of [ok, failing]) {
