@@ -33,7 +33,7 @@ import type { BackoffOptions } from "../runtime/backoff.ts";
 import { Controller, objectKey, type ReconcileResult, splitKey } from "../runtime/controller.ts";
 import type { EventRecorder } from "../runtime/events.ts";
 import { Informer } from "../runtime/informer.ts";
-import { isConflict, isNotFound } from "../runtime/kube-errors.ts";
+import { describeError, isConflict, isNotFound } from "../runtime/kube-errors.ts";
 import type { OperatorMetrics } from "../runtime/metrics.ts";
 import { fieldManager } from "./cronjob-for-workflow.ts";
 import {
@@ -53,6 +53,9 @@ import {
   shouldRetainLogs,
   terminatedByThisRun,
 } from "./run-completion-decisions.ts";
+
+/** How long after a run finished an unreadable Pod log keeps being retried before the run ends without it. */
+const logReadGiveUpMs = 10 * 60_000;
 
 /** The container of a run's Pod (cronjob-for-workflow.ts names it so). */
 export const runContainerName = "run";
@@ -364,7 +367,22 @@ export class RunCompletionController {
     }
     const podName = job.status?.podName;
     if (!podName) return undefined;
-    const lines = await this.#logs.read(podName);
+    let lines: Awaited<ReturnType<LivePodLog["read"]>>;
+    try {
+      lines = await this.#logs.read(podName);
+    } catch (error) {
+      // Retried with back-off; a log that stays unreadable must not hold the run's end forever.
+      const finished = Date.parse(job.status?.finishedAt ?? "");
+      if (Number.isNaN(finished) || Date.now() - finished < logReadGiveUpMs) throw error;
+      this.#log.warn({ job: name, pod: podName, err: describeError(error) }, "pod log unreadable; not kept");
+      await this.#options.events.record(
+        job,
+        "Warning",
+        "LogsNotKept",
+        `could not read the log of pod ${podName}`,
+      );
+      return undefined;
+    }
     if (lines === undefined) return undefined;
     if (!retain) return lines.length;
     const result = await retainJobLogs(this.#options.settings.db, {
