@@ -2,6 +2,7 @@
 // the workflow's run pod, owned by the WorkflowJob — when its scheduled time
 // has come and not before, and its phase follows that Pod. A manual run of a
 // terminated workflow is CANCELED without a Pod.
+import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Workflow } from "../../../operator/api/v1alpha1/workflow.ts";
 import type { RunningOperator } from "../../../operator/main.ts";
@@ -123,5 +124,44 @@ describe("manual runs", () => {
     expect(done.status).toMatchObject({ reason: "WorkflowTerminated" });
     expect(done.status?.podName).toBeUndefined();
     expect(await runs.pods(`chronoverse.dev/workflow-job=${name}`)).toHaveLength(0);
+  });
+  it("cancels a waiting run when its workflow is terminated", async () => {
+    const target = await workflows.create(newId(), containerSpec({ intervalMinutes: 10080 }));
+    const run = await runs.scheduleManual(target, new Date(Date.now() + 300_000));
+    const name = run.metadata.name ?? "";
+    await waitFor("the run waiting for its time", async () =>
+      (await runs.get(name)).status?.reason === "WaitingForSchedule" ? true : undefined,
+    );
+    await workflows.patchSpec(target.metadata.name ?? "", { terminated: true });
+    const done = await waitFor("the run CANCELED", async () => {
+      const current = await runs.get(name);
+      if (current.status?.phase !== "CANCELED") throw new Error(describeRuns([current]));
+      return current;
+    });
+    expect(done.status?.reason).toBe("WorkflowTerminated");
+    expect(await runs.pods(`chronoverse.dev/workflow-job=${name}`)).toHaveLength(0);
+  });
+
+  it("fails a run whose Pod is deleted while it runs", async () => {
+    const long = await workflows.create(
+      newId(),
+      containerSpec({
+        intervalMinutes: 10080,
+        container: { image: "busybox:1.36", env: { CHRONOVERSE_SIM_DURATION: "120s" }, timeoutSeconds: 300 },
+      }),
+    );
+    const run = await runs.scheduleManual(long, new Date());
+    const name = run.metadata.name ?? "";
+    await waitFor("the run RUNNING", async () =>
+      (await runs.get(name)).status?.phase === "RUNNING" ? true : undefined,
+    );
+    await kc.makeApiClient(k8s.CoreV1Api).deleteNamespacedPod({ name, namespace: ns.name });
+    const done = await waitFor("the run FAILED", async () => {
+      const current = await runs.get(name);
+      if (current.status?.phase !== "FAILED") throw new Error(describeRuns([current]));
+      return current;
+    });
+    expect(done.status).toMatchObject({ reason: "PodDeleted", podName: name });
+    expect(done.status?.finishedAt).toBeDefined();
   });
 });
