@@ -284,14 +284,15 @@ export class RunController {
     const namespace = run.metadata.namespace ?? "";
     const name = run.metadata.name ?? "";
     const attempt = Math.max(1, run.status?.attempts ?? 0);
-    const podName = manualPodName(name, attempt);
+    // The Pod the status names (a retry clears it), else the attempt's own name.
+    const hadPod = run.status?.podName !== undefined && run.status.podName !== "";
+    const podName = hadPod ? (run.status?.podName ?? "") : manualPodName(name, attempt);
     const cached = this.pods.get(namespace, podName);
     if (cached !== undefined) return { observation: observePod(cached, now) };
 
     const workflow = await this.#workflow(namespace, run.spec.workflowName);
     // The workflow is gone: the garbage collector removes its runs too.
     if (workflow === undefined) return {};
-    const hadPod = run.status?.podName === podName;
     if (hadPod) {
       // The cache may be behind: ask before calling the Pod gone.
       const pod = await this.#readPod(namespace, podName);
