@@ -122,7 +122,7 @@ export function workflowsServiceFactory(options: WorkflowsServiceOptions = {}): 
             const { created } = await store.create(id, spec);
             if (created) context.logger.info({ workflow_id: id, kind: spec.kind }, "workflow created");
             await analytics.recordWorkflowCreated(spec.userId, id).catch((error: unknown) => {
-              // The operator records it too (idempotently) on its first reconcile.
+              // Not fatal: the operator counts the workflow (idempotently) when its first run finishes.
               context.logger.warn({ err: error, workflow_id: id }, "analytics: workflow not counted yet");
             });
             return { id };
