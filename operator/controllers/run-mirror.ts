@@ -24,6 +24,12 @@ export const runLabels = {
   workflowJob: "chronoverse.dev/workflow-job",
 } as const;
 
+/**
+ * Set by the operator on a batch Job once its WorkflowJob exists: the Job is
+ * never mirrored again, even after the history limit removed that WorkflowJob.
+ */
+export const mirroredAnnotation = "chronoverse.dev/workflow-job";
+
 /** Set by the CronJob controller on the Jobs it creates (Kubernetes ≥ 1.28). */
 export const scheduledTimestampAnnotation = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 

@@ -28,6 +28,7 @@ import { manualPodName, manualRunWait, podForManualRun } from "./manual-run.ts";
 import {
   automaticRunName,
   mirrorBatchJob,
+  mirroredAnnotation,
   runLabels,
   scheduledTimeOfJob,
   workflowJobForBatchJob,
@@ -230,6 +231,12 @@ export class RunController {
       return undefined;
     }
     const runName = run.metadata.name ?? "";
+    // Mirrored before: the WorkflowJob may since have been removed by the
+    // history limit, and must not come back while the Job lingers.
+    if (job.metadata?.annotations?.[mirroredAnnotation] === runName) {
+      this.phases.enqueue(`${namespace}/${runName}`);
+      return undefined;
+    }
     if (this.runs.get(namespace, runName) === undefined && (await mirrorBatchJob(this.#custom, run))) {
       this.#log.info(
         { job: name, run: runName, scheduledAt: run.spec.scheduledAt },
@@ -237,7 +244,28 @@ export class RunController {
       );
     }
     this.phases.enqueue(`${namespace}/${runName}`);
+    await this.#markMirrored(namespace, name, runName);
     return undefined;
+  }
+
+  /** Records on the batch Job which WorkflowJob mirrors it (so it is mirrored once, ever). */
+  async #markMirrored(namespace: string, name: string, runName: string): Promise<void> {
+    try {
+      await this.#custom.patchNamespacedCustomObject(
+        {
+          group: "batch",
+          version: "v1",
+          plural: "jobs",
+          namespace,
+          name,
+          body: { metadata: { annotations: { [mirroredAnnotation]: runName } } },
+          fieldManager,
+        },
+        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+      );
+    } catch (error) {
+      if (!isNotFound(error)) throw error; // A Job already gone needs no mark.
+    }
   }
 
   #runNameOfBatchJob(job: k8s.V1Job): string | undefined {

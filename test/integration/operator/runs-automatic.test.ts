@@ -133,5 +133,30 @@ describe("automatic runs", () => {
       "chronoverse_operator_schedule_skew_seconds",
     );
     expect(skew).toMatch(/chronoverse_operator_schedule_skew_seconds_count\{trigger="AUTOMATIC"\} [1-9]/);
+
+    // A mirrored Job is marked, so a WorkflowJob removed later (the history
+    // limit) does not come back when a new operator re-lists the Jobs.
+    const completedJob = completed.metadata.labels?.["chronoverse.dev/batch-job"] ?? "";
+    const marked = await batch.readNamespacedJob({ name: completedJob, namespace: ns.name });
+    expect(marked.metadata?.annotations?.["chronoverse.dev/workflow-job"]).toBe(completed.metadata.name);
+    await kc.makeApiClient(k8s.CustomObjectsApi).deleteNamespacedCustomObject({
+      group: "chronoverse.dev",
+      version: "v1alpha1",
+      plural: "workflowjobs",
+      namespace: ns.name,
+      name: completed.metadata.name ?? "",
+    });
+    await operator.stop();
+    operator = await startOperator(kc, ns.name, { identity: "operator-next" });
+    const jobCount = (await batch.listNamespacedJob({ namespace: ns.name })).items.length;
+    await waitFor("the new operator's mirror pass over every Job", async () => {
+      const text = await operator.metrics.registry.getSingleMetricAsString(
+        "chronoverse_operator_reconcile_total",
+      );
+      const done = [...text.matchAll(/controller="run-mirror",result="success"\} (\d+)/g)];
+      return Number(done[0]?.[1] ?? 0) >= jobCount ? true : undefined;
+    });
+    const remaining = await runs.list(ok);
+    expect(remaining.map((r) => r.metadata.name)).not.toContain(completed.metadata.name);
   }, 180_000);
 });
