@@ -10,9 +10,11 @@
 //   Pod Succeeded         → COMPLETED (exit code 0)
 //   Pod Failed            → FAILED (exit code; reason DeadlineExceeded, Evicted,
 //                           OOMKilled, NonZeroExitCode, …)
-//   Pod gone unfinished   → FAILED (reason PodDeleted, or why its batch Job failed)
-//   workflow terminated   → CANCELED (only when no Pod ran; helper code for
-//                           running ones lives with the cancellation)
+//   Pod gone unfinished   → FAILED (reason PodDeleted, or why its batch Job
+//                           failed: DeadlineExceeded for the timeout)
+//   workflow terminated   → CANCELED when the run has no Pod (any more); runs
+//                           still going are canceled by the run-completion
+//                           controller's cancellation
 //
 // A terminal phase (COMPLETED, FAILED, CANCELED) is final: no observation moves
 // a run out of it.
