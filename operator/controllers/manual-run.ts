@@ -1,7 +1,10 @@
-// Manual runs (DESIGN.md, reconciliation step 3): a WorkflowJob with trigger
-// MANUAL gets its Pod once its scheduled time has come. Pure: the Pod (built by
-// the same podTemplateForWorkflow as the CronJob's pods), its name and the due
-// time. The WorkflowJob controller (./workflow-job.ts) creates the Pod, or
+// Runs with a Pod of their own (DESIGN.md, reconciliation step 3): a WorkflowJob
+// with trigger MANUAL gets its Pod once its scheduled time has come; so does
+// every later attempt (a system retry, SPEC "Failures") of any run, including an
+// AUTOMATIC one whose batch Job's Pod was lost — that Job's failure is final
+// (backoffLimit 0), so the retry is the operator's own Pod. Pure: the Pod (built
+// by the same podTemplateForWorkflow as the CronJob's pods), its name and the
+// due time. The WorkflowJob controller (./workflow-job.ts) creates the Pod, or
 // requeues the run for exactly the time left.
 import type * as k8s from "@kubernetes/client-node";
 import { apiVersion } from "../api/v1alpha1/schema.ts";
@@ -57,7 +60,7 @@ export function manualRunWait(
       };
 }
 
-/** The Pod of a manual run: the workflow's run pod, owned (controller) by the WorkflowJob. */
+/** The Pod of a manual run or of a retry: the workflow's run pod, owned (controller) by the WorkflowJob. */
 export function podForManualRun(
   run: WorkflowJob,
   workflow: Workflow,
@@ -72,7 +75,11 @@ export function podForManualRun(
     metadata: {
       name: manualPodName(name, attempt),
       namespace: run.metadata.namespace ?? "",
-      labels: { ...template.metadata.labels, [runLabels.workflowJob]: name, [runLabels.trigger]: "MANUAL" },
+      labels: {
+        ...template.metadata.labels,
+        [runLabels.workflowJob]: name,
+        [runLabels.trigger]: run.spec.trigger,
+      },
       annotations: { ...template.metadata.annotations },
       ownerReferences: [
         {

@@ -3,7 +3,6 @@ import type { Workflow, WorkflowStatus } from "../api/v1alpha1/workflow.ts";
 import type { JobPhase, WorkflowJob, WorkflowJobStatus } from "../api/v1alpha1/workflow-job.ts";
 import {
   canceledStatus,
-  canRetry,
   countedRunsKept,
   failureCountPatch,
   isSystemLoss,
@@ -215,8 +214,6 @@ describe("system retries", () => {
   });
 
   it("hands a lost MANUAL run back as PENDING for its next attempt", () => {
-    expect(canRetry(job("m", undefined))).toBe(false); // AUTOMATIC: its batch Job's failure is final
-    expect(canRetry({ spec: { ...job("m", undefined).spec, trigger: "MANUAL" } })).toBe(true);
     expect(retryStatus({ nextAttempt: 2, notBefore: new Date("2026-11-25T10:00:30.900Z") })).toEqual({
       phase: "PENDING",
       reason: "RetryScheduled",

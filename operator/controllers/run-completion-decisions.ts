@@ -155,17 +155,6 @@ export function retryDecision(status: WorkflowJobStatus | undefined, now: Date):
 }
 
 /**
- * Whether the run tracking can give a run another attempt: a MANUAL run's Pod
- * is the operator's own (named per attempt, manual-run.ts); an AUTOMATIC run's
- * Pod belongs to its batch Job, whose failure is final (backoffLimit 0), so
- * those are finalized as failed until the run tracking creates retry Pods for
- * them too (docs/operator.md).
- */
-export function canRetry(job: Pick<WorkflowJob, "spec">): boolean {
-  return job.spec.trigger === "MANUAL";
-}
-
-/**
  * The status that hands a lost run back for its next attempt: PENDING again,
  * attempts already counting the attempt to come, the previous attempt's Pod,
  * times and exit code cleared (merge-patch nulls), and retryAt — the run

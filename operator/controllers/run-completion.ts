@@ -38,7 +38,6 @@ import type { OperatorMetrics } from "../runtime/metrics.ts";
 import { fieldManager } from "./cronjob-for-workflow.ts";
 import {
   canceledStatus,
-  canRetry,
   defaultHistoryLimit,
   failureCountPatch,
   finalizedCondition,
@@ -247,7 +246,7 @@ export class RunCompletionController {
     const log = this.#log.child({ job: name, workflow: workflowId, phase });
 
     // 0. A run lost to the system gets another attempt instead of an end.
-    const retry = canRetry(job) ? retryDecision(job.status, new Date()) : { type: "finalize" as const };
+    const retry = retryDecision(job.status, new Date());
     if (retry.type === "retry") {
       const lostReason = job.status?.reason;
       await this.#patchJobStatus(job, retryStatus(retry));

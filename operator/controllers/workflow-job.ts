@@ -297,10 +297,11 @@ export class RunController {
     if (run === undefined || run.metadata.deletionTimestamp !== undefined) return undefined;
     if (isTerminal(run.status?.phase)) return undefined;
     const now = new Date();
-    const { observation, requeue } =
-      run.spec.trigger === "MANUAL"
-        ? await this.#observeManual(run, now)
-        : await this.#observeAutomatic(run, now);
+    // A MANUAL run, or a later attempt of any run, runs in a Pod of its own.
+    const ownPod = run.spec.trigger === "MANUAL" || (run.status?.attempts ?? 1) > 1;
+    const { observation, requeue } = ownPod
+      ? await this.#observeManual(run, now)
+      : await this.#observeAutomatic(run, now);
     if (observation !== undefined) await this.#record(run, observation, now);
     return requeue;
   }
