@@ -1,27 +1,25 @@
-// An informer: a local cache of one kind of object kept current by list +
-// watch, from @kubernetes/client-node's makeInformer (which re-lists when the
-// watch's resourceVersion has expired, HTTP 410). What we add: a restart with
-// back-off when the list or watch fails for another reason (the library stops
-// on those), a `synced` promise for the first complete list, and a periodic
-// resync that hands every cached object to the handlers again, so a missed
-// or failed reconcile is never final (level-triggered).
-import * as k8s from "@kubernetes/client-node";
+// An informer for the operator's controllers: the shared list + watch cache of
+// src/kube/object-cache.ts (restart with back-off on any failure, re-list on an
+// expired resourceVersion, change handlers, periodic resync so a missed or
+// failed reconcile is never final — level-triggered), with the shape the
+// controllers use: a `synced` promise for the first complete list and lookups
+// by namespace and name.
+import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { backoffDelay } from "./backoff.ts";
-import { describeError } from "./kube-errors.ts";
+import { type CacheEvent, ObjectCache } from "../../src/kube/object-cache.ts";
 
-export type InformerEvent = "add" | "update" | "delete" | "resync";
+export type InformerEvent = CacheEvent;
 export type InformerHandler<T> = (obj: T, event: InformerEvent) => void;
 
 /** What an informer caches: any object with a name and namespace (our CRD types use string timestamps, unlike k8s.KubernetesObject). */
 export interface CachedObject {
-  metadata?: { name?: string; namespace?: string };
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
 }
 
 export interface InformerOptions<T extends CachedObject> {
   /** What is cached, for logs. */
   name: string;
-  /** The watch path, e.g. /apis/chronoverse.dev/v1alpha1/namespaces/ns/workflows. */
+  /** The watch path of one namespace, e.g. /apis/chronoverse.dev/v1alpha1/namespaces/ns/workflows. */
   path: string;
   list: () => Promise<{ metadata?: { resourceVersion?: string }; items: T[] }>;
   labelSelector?: string;
@@ -33,13 +31,7 @@ export interface InformerOptions<T extends CachedObject> {
 export class Informer<T extends CachedObject> {
   readonly #options: InformerOptions<T>;
   readonly #handlers: InformerHandler<T>[] = [];
-  #inner: (k8s.Informer<k8s.KubernetesObject> & k8s.ObjectCache<k8s.KubernetesObject>) | undefined;
-  #stopped = true;
-  #failures = 0;
-  #errors = 0;
-  #restartTimer: NodeJS.Timeout | undefined;
-  #resyncTimer: NodeJS.Timeout | undefined;
-  #synced = false;
+  #cache: ObjectCache<T> | undefined;
   #markSynced: () => void = () => undefined;
   readonly synced: Promise<void>;
 
@@ -50,84 +42,53 @@ export class Informer<T extends CachedObject> {
     });
   }
 
-  /** List/watch failures since the informer was created (each one is retried). */
+  /** List/watch failures since the informer started (each one is retried). */
   get errors(): number {
-    return this.#errors;
+    return this.#cache?.stats.errors ?? 0;
   }
 
   get hasSynced(): boolean {
-    return this.#synced;
+    return this.#cache?.synced ?? false;
   }
 
   on(handler: InformerHandler<T>): void {
     this.#handlers.push(handler);
+    this.#cache?.on(handler);
   }
 
   get(namespace: string, name: string): T | undefined {
-    return this.#inner?.get(name, namespace) as T | undefined;
+    const object = this.#cache?.get(name);
+    return object?.metadata?.namespace === undefined || object.metadata.namespace === namespace
+      ? object
+      : undefined;
   }
 
   list(namespace?: string): readonly T[] {
-    return (this.#inner?.list(namespace) ?? []) as readonly T[];
+    const objects = this.#cache?.list() ?? [];
+    return namespace === undefined ? objects : objects.filter((o) => o.metadata?.namespace === namespace);
   }
 
   /** Starts listing and watching; resolves once the first list is in the cache. */
   async start(kc: k8s.KubeConfig): Promise<void> {
-    if (!this.#stopped) return this.synced;
-    this.#stopped = false;
-    const { path, labelSelector, logger, name } = this.#options;
-    const list = async () => {
-      const result = await this.#options.list();
-      this.#failures = 0;
-      if (!this.#synced) {
-        this.#synced = true;
-        queueMicrotask(() => this.#markSynced());
-      }
-      return result as k8s.KubernetesListObject<k8s.KubernetesObject>;
-    };
-    const inner = k8s.makeInformer<k8s.KubernetesObject>(kc, path, list, labelSelector);
-    this.#inner = inner;
-    inner.on("add", (obj) => this.#emit(obj as T, "add"));
-    inner.on("update", (obj) => this.#emit(obj as T, "update"));
-    inner.on("delete", (obj) => this.#emit(obj as T, "delete"));
-    inner.on("error", (error: unknown) => {
-      if (this.#stopped) return;
-      this.#failures++;
-      this.#errors++;
-      const delayMs = backoffDelay(this.#failures, { baseMs: 500, maxMs: 30_000 });
-      logger.warn({ informer: name, err: describeError(error), retryInMs: delayMs }, "list/watch failed");
-      this.#restartTimer = setTimeout(() => {
-        if (!this.#stopped) void inner.start();
-      }, delayMs);
+    if (this.#cache !== undefined) return this.synced;
+    const { name, path, list, labelSelector, logger, resyncMs } = this.#options;
+    const cache = new ObjectCache<T>({
+      kc,
+      name,
+      path,
+      list,
+      logger,
+      ...(labelSelector === undefined ? {} : { labelSelector }),
+      ...(resyncMs === undefined ? {} : { resyncMs }),
     });
-    const resyncMs = this.#options.resyncMs ?? 0;
-    if (resyncMs > 0) {
-      this.#resyncTimer = setInterval(() => {
-        for (const obj of inner.list()) this.#emit(obj as T, "resync");
-      }, resyncMs);
-      this.#resyncTimer.unref();
-    }
-    void inner.start();
+    for (const handler of this.#handlers) cache.on(handler);
+    this.#cache = cache;
+    void cache.whenSynced().then(() => this.#markSynced());
+    void cache.start();
     return this.synced;
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#restartTimer);
-    clearInterval(this.#resyncTimer);
-    await this.#inner?.stop();
-  }
-
-  #emit(obj: T, event: InformerEvent): void {
-    for (const handler of this.#handlers) {
-      try {
-        handler(obj, event);
-      } catch (error) {
-        this.#options.logger.error(
-          { informer: this.#options.name, err: describeError(error) },
-          "handler failed",
-        );
-      }
-    }
+    await this.#cache?.stop();
   }
 }

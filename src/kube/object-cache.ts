@@ -10,10 +10,11 @@
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "../logging.ts";
 
-export type CacheEvent = "add" | "update" | "delete";
+/** "resync": the periodic re-delivery of every cached object (resyncMs). */
+export type CacheEvent = "add" | "update" | "delete" | "resync";
 
 export interface CachedObject {
-  metadata: { name?: string; resourceVersion?: string };
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
 }
 
 export interface CacheOptions<T> {
@@ -23,6 +24,10 @@ export interface CacheOptions<T> {
   /** Watch path, e.g. /apis/chronoverse.dev/v1alpha1/namespaces/ns/workflows. */
   path: string;
   list: () => Promise<{ metadata?: { resourceVersion?: string }; items: T[] }>;
+  /** Watch only objects with these labels (the `list` callback applies the same selector). */
+  labelSelector?: string;
+  /** Hand every cached object to the handlers again this often, as a "resync" (0: never). */
+  resyncMs?: number;
   logger: Logger;
   /** A watch silent this long is ended by the client and restarted (client-node's default: 30 s). */
   idleTimeoutMs?: number;
@@ -43,7 +48,9 @@ export class ObjectCache<T extends CachedObject> {
   #synced = false;
   #stopped = false;
   #failures = 0;
+  #errors = 0;
   #timer: NodeJS.Timeout | undefined;
+  #resyncTimer: NodeJS.Timeout | undefined;
   #watch: AbortController | undefined;
   /** Bumped whenever a watch is replaced, so the old one's end is ignored. */
   #watchId = 0;
@@ -59,9 +66,9 @@ export class ObjectCache<T extends CachedObject> {
     return this.#synced;
   }
 
-  /** Watches started so far, and list/watch failures since the last event (for tests and logs). */
-  get stats(): { watches: number; failures: number } {
-    return { watches: this.#watchesStarted, failures: this.#failures };
+  /** Watches started so far, list/watch failures since the last event, and in all (for tests and logs). */
+  get stats(): { watches: number; failures: number; errors: number } {
+    return { watches: this.#watchesStarted, failures: this.#failures, errors: this.#errors };
   }
 
   /** Calls `handler` after each change is applied to the cache. */
@@ -104,12 +111,33 @@ export class ObjectCache<T extends CachedObject> {
   /** Starts list + watch; resolves after the first list (or when `timeoutMs` passes without one). */
   async start(timeoutMs = 30_000): Promise<boolean> {
     void this.#relist();
+    const resyncMs = this.#options.resyncMs ?? 0;
+    if (resyncMs > 0) {
+      this.#resyncTimer = setInterval(() => {
+        for (const object of [...this.#objects.values()]) this.#emit(object, "resync");
+      }, resyncMs);
+      this.#resyncTimer.unref();
+    }
     return this.waitUntil(() => this.#synced, timeoutMs);
+  }
+
+  /** Resolves once the first list is in the cache, however long that takes (never rejects). */
+  whenSynced(): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!this.#synced) return;
+        this.#waiters.delete(check);
+        resolve();
+      };
+      this.#waiters.add(check);
+    });
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#resyncTimer);
     this.#watch?.abort();
     for (const waiter of [...this.#waiters]) waiter();
   }
@@ -134,6 +162,7 @@ export class ObjectCache<T extends CachedObject> {
   #retry(what: "list" | "watch", error: unknown): void {
     if (this.#stopped) return;
     this.#failures++;
+    this.#errors++;
     const delay = Math.min(30_000, 250 * 2 ** Math.min(this.#failures - 1, 8)) * (0.5 + Math.random() / 2);
     this.#options.logger.warn(
       { path: this.#options.path, err: describe(error), retryInMs: Math.round(delay) },
@@ -156,7 +185,7 @@ export class ObjectCache<T extends CachedObject> {
     const previous = new Map(this.#objects);
     this.#objects.clear();
     for (const item of result.items) {
-      if (item.metadata.name !== undefined) this.#objects.set(item.metadata.name, item);
+      if (item.metadata?.name !== undefined) this.#objects.set(item.metadata.name, item);
     }
     this.#resourceVersion = result.metadata?.resourceVersion ?? "";
     this.#synced = true;
@@ -195,7 +224,11 @@ export class ObjectCache<T extends CachedObject> {
     try {
       this.#watch = await watch.watch(
         this.#options.path,
-        { resourceVersion: this.#resourceVersion, allowWatchBookmarks: true },
+        {
+          resourceVersion: this.#resourceVersion,
+          allowWatchBookmarks: true,
+          labelSelector: this.#options.labelSelector,
+        },
         (phase: string, object: unknown) => {
           if (id !== this.#watchId) return;
           if (phase === "ERROR") {
