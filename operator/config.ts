@@ -1,9 +1,10 @@
 // The operator's configuration: one typed object, read from the environment
 // once at start and validated with messages that name the variable. Defaults
 // are listed in docs/operator.md.
-import { readFileSync } from "node:fs";
+
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { type Env, EnvReader, readNamespaceFile } from "../src/env.ts";
 import { LOG_LEVELS, type LogLevel } from "../src/logging.ts";
 import { defaultPodSettings, type PodSettings } from "./controllers/cronjob-for-workflow.ts";
 import type { RunCompletionSettings } from "./controllers/run-completion.ts";
@@ -54,35 +55,13 @@ export class OperatorConfigError extends Error {
   override name = "OperatorConfigError";
 }
 
-type Env = Record<string, string | undefined>;
-
-function readNamespaceFile(): string | undefined {
-  try {
-    return (
-      readFileSync("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "utf8").trim() || undefined
-    );
-  } catch {
-    return undefined;
-  }
-}
-
 /** Reads the configuration from the environment; throws listing every problem. */
 export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
-  const problems: string[] = [];
-  const get = (name: string): string | undefined => {
-    const value = env[name]?.trim();
-    return value === undefined || value === "" ? undefined : value;
-  };
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = get(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      problems.push(`${name}=${JSON.stringify(raw)}: must be a whole number from ${min} to ${max}`);
-      return fallback;
-    }
-    return value;
-  };
+  const reader = new EnvReader(env);
+  const { problems } = reader;
+  const get = (name: string): string | undefined => reader.get(name);
+  const int = (name: string, fallback: number, min: number, max: number): number =>
+    reader.integer(name, fallback, min, max);
   const lease: LeaseTimings = {
     leaseDurationMs: int("OPERATOR_LEASE_DURATION_MS", defaultLeaseTimings.leaseDurationMs, 1000, 600_000),
     renewDeadlineMs: int("OPERATOR_RENEW_DEADLINE_MS", defaultLeaseTimings.renewDeadlineMs, 500, 600_000),

@@ -1,7 +1,7 @@
 // The one typed configuration of a Chronoverse process, read from the
 // environment once at start and validated with messages that name the
 // variable. Every variable and its default is listed in docs/api.md.
-import { readFileSync } from "node:fs";
+import { type Env, EnvReader, parseDuration, readNamespaceFile } from "./env.ts";
 import { LOG_LEVELS, type LogLevel } from "./logging.ts";
 
 export const SERVICE_NAMES = ["users", "workflows", "jobs", "notifications", "analytics"] as const;
@@ -59,67 +59,15 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-type Env = Record<string, string | undefined>;
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses "250ms", "30s", "5m", "24h", "1h30m" or a bare number of seconds into milliseconds. */
-export function parseDuration(text: string): number | undefined {
-  const trimmed = text.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(trimmed)) return undefined;
-  let total = 0;
-  for (const [, amount, , unit] of trimmed.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) {
-    total += Number(amount) * (DURATION_UNITS[unit as string] ?? Number.NaN);
-  }
-  return Number.isFinite(total) ? Math.round(total) : undefined;
-}
-
-function readNamespaceFile(): string | undefined {
-  try {
-    return (
-      readFileSync("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "utf8").trim() || undefined
-    );
-  } catch {
-    return undefined;
-  }
-}
-
 /** Reads and validates the configuration; throws a ConfigError listing every problem. */
 export function loadConfig(env: Env = process.env): Config {
-  const problems: string[] = [];
-  const get = (name: string): string | undefined => {
-    const value = env[name]?.trim();
-    return value === undefined || value === "" ? undefined : value;
-  };
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = get(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      problems.push(`${name}=${JSON.stringify(raw)}: must be an integer from ${min} to ${max}`);
-      return fallback;
-    }
-    return value;
-  };
-  const duration = (name: string, fallbackMs: number): number => {
-    const raw = get(name);
-    if (raw === undefined) return fallbackMs;
-    const value = parseDuration(raw);
-    if (value === undefined || value <= 0) {
-      problems.push(`${name}=${JSON.stringify(raw)}: must be a duration such as 30s, 15m or 24h`);
-      return fallbackMs;
-    }
-    return value;
-  };
-  const boolean = (name: string, fallback: boolean): boolean => {
-    const raw = get(name)?.toLowerCase();
-    if (raw === undefined) return fallback;
-    if (["1", "true", "yes", "on"].includes(raw)) return true;
-    if (["0", "false", "no", "off"].includes(raw)) return false;
-    problems.push(`${name}=${JSON.stringify(raw)}: must be true or false`);
-    return fallback;
-  };
+  const reader = new EnvReader(env);
+  const { problems } = reader;
+  const get = (name: string): string | undefined => reader.get(name);
+  const integer = (name: string, fallback: number, min: number, max: number): number =>
+    reader.integer(name, fallback, min, max);
+  const duration = (name: string, fallbackMs: number): number => reader.duration(name, fallbackMs);
+  const boolean = (name: string, fallback: boolean): boolean => reader.boolean(name, fallback);
   const key = (name: string): KeySource | undefined => {
     const value = get(name);
     const file = get(`${name}_FILE`);
@@ -202,3 +150,5 @@ export function loadConfig(env: Env = process.env): Config {
   }
   return config;
 }
+
+export { parseDuration };
