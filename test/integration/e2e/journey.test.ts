@@ -1,0 +1,328 @@
+// A user's whole journey through the product as `make up` runs it: the real
+// `chronoverse serve all` and `chronoverse operator` processes (one namespace,
+// one database), driven over gRPC like a client would. Register, create a
+// CONTAINER workflow (a Workflow object and its CronJob appear, the build
+// completes), run it now with ScheduleJob, follow its log live with
+// StreamJobLogs until the run ends, read the retained log after its Pod is
+// gone, see the notification and the analytics, terminate and delete.
+import { type ChildProcess, spawn } from "node:child_process";
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { credentials, type Metadata } from "@grpc/grpc-js";
+import * as k8s from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { AnalyticsServiceClient } from "../../../gen/analytics/analytics.ts";
+import { JobsServiceClient, type Log, LogSortOrder, LogStream } from "../../../gen/jobs/jobs.ts";
+import { NotificationsServiceClient } from "../../../gen/notifications/notifications.ts";
+import { UsersServiceClient } from "../../../gen/users/users.ts";
+import { WorkflowsServiceClient } from "../../../gen/workflows/workflows.ts";
+import { bearerMetadata } from "../../../src/grpc/client.ts";
+import { installCrds } from "../../support/crds.ts";
+import { TEST_SERVICE_KEY, TEST_USER_KEY, unary } from "../../support/grpc.ts";
+import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
+import { createTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { waitFor } from "../../support/wait.ts";
+
+const bin = resolve(import.meta.dirname, "../../../bin/chronoverse");
+const services = ["users", "workflows", "jobs", "notifications", "analytics"] as const;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+function criLine(text: string): string {
+  return `${new Date().toISOString()} stdout F ${text}\n`;
+}
+
+interface Process {
+  child: ChildProcess;
+  output: string[];
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv): Process {
+  const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const output: string[] = [];
+  child.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  return { child, output };
+}
+
+async function stop(p: Process | undefined): Promise<void> {
+  if (p === undefined || p.child.exitCode !== null) return;
+  const exited = new Promise((resolveExit) => p.child.once("exit", resolveExit));
+  p.child.kill("SIGTERM");
+  await exited;
+}
+
+describe("a user's journey through serve all + operator", () => {
+  const kc = testKubeConfig();
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const batch = kc.makeApiClient(k8s.BatchV1Api);
+  let ns: TestNamespace;
+  let database: TestDatabase;
+  let serve: Process | undefined;
+  let operator: Process | undefined;
+  let logDir: string;
+  const ports = {} as Record<(typeof services)[number], number>;
+
+  beforeAll(async () => {
+    await installCrds(kc);
+    ns = await createTestNamespace(kc, "journey");
+    database = await createTestDatabase();
+    logDir = mkdtempSync(join(tmpdir(), "cv-journey-"));
+    for (const service of services) ports[service] = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      KUBECONFIG: inject("kubeconfig"),
+      DATABASE_URL: database.url,
+      CHRONOVERSE_NAMESPACE: ns.name,
+      CHRONOVERSE_HOST: "127.0.0.1",
+      CHRONOVERSE_USER_TOKEN_KEY: TEST_USER_KEY,
+      CHRONOVERSE_SERVICE_TOKEN_KEY: TEST_SERVICE_KEY,
+      OPERATOR_METRICS_PORT: "0",
+      OPERATOR_PROBE_PORT: "0",
+      OPERATOR_HOST: "127.0.0.1",
+      LOG_LEVEL: "warn",
+    };
+    for (const service of services) {
+      env[`CHRONOVERSE_${service.toUpperCase()}_PORT`] = String(ports[service]);
+      env[`CHRONOVERSE_${service.toUpperCase()}_ADDRESS`] = `127.0.0.1:${ports[service]}`;
+    }
+    serve = start(["serve", "all"], env);
+    operator = start(["operator"], env);
+    await waitFor("every service to answer", async () => {
+      if (serve?.child.exitCode !== null) throw new Error(`serve exited: ${serve?.output.join("")}`);
+      const users = new UsersServiceClient(`127.0.0.1:${ports.users}`, credentials.createInsecure());
+      try {
+        await unary(users, users.getUser, { id: "" }, undefined, { deadline: Date.now() + 1000 });
+      } catch (error) {
+        // InvalidArgument/Unauthenticated means the server answered.
+        if ((error as { code?: number }).code === 14) throw error;
+      } finally {
+        users.close();
+      }
+      return true;
+    });
+  });
+
+  afterAll(async () => {
+    await stop(operator);
+    await stop(serve);
+    await ns?.remove();
+    await database?.drop();
+    rmSync(logDir, { recursive: true, force: true });
+  });
+
+  function client<C>(
+    Cls: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => C,
+    port: number,
+  ): C {
+    return new Cls(`127.0.0.1:${port}`, credentials.createInsecure());
+  }
+
+  it("registers, creates a workflow, runs it, streams and keeps its log, then cleans up", async () => {
+    const users = client(UsersServiceClient, ports.users);
+    const workflows = client(WorkflowsServiceClient, ports.workflows);
+    const jobs = client(JobsServiceClient, ports.jobs);
+    const notifications = client(NotificationsServiceClient, ports.notifications);
+    const analytics = client(AnalyticsServiceClient, ports.analytics);
+
+    // Register: the token arrives in the `authorization` response header.
+    const registered = await unary(users, users.registerUser, {
+      email: "Journey@Example.com",
+      password: "a long enough password",
+    });
+    const userId = registered.response.user_id;
+    const token = String(registered.headers.get("authorization")[0] ?? "").replace(/^Bearer /, "");
+    const auth: Metadata = bearerMetadata(token);
+    await unary(users, users.updateUser, { id: userId, notification_preference: "ALL" }, auth);
+
+    // Create: a Workflow object and its CronJob; the build completes.
+    const payload = JSON.stringify({
+      image: "busybox:1.36",
+      cmd: ["sh", "-c", "echo hello"],
+      env: { CHRONOVERSE_SIM_DURATION: "6s" },
+    });
+    const created = await unary(
+      workflows,
+      workflows.createWorkflow,
+      {
+        user_id: userId,
+        name: "journey",
+        payload,
+        kind: "CONTAINER",
+        interval: 10080,
+        max_consecutive_job_failures_allowed: 3,
+        idempotency_key: "journey-create",
+      },
+      auth,
+    );
+    const workflowId = created.response.id;
+    const cronJob = await waitFor("the workflow's CronJob", async () =>
+      (await batch.listNamespacedCronJob({ namespace: ns.name })).items.find(
+        (c) => c.metadata?.name === workflowId,
+      ),
+    );
+    expect(cronJob.spec?.schedule).toBe("0 0 * * 0");
+    expect(cronJob.spec?.jobTemplate.spec?.template.spec?.containers[0]?.image).toBe("busybox:1.36");
+    await waitFor("the build to complete", async () => {
+      const { response } = await unary(
+        workflows,
+        workflows.getWorkflow,
+        { id: workflowId, user_id: userId },
+        auth,
+      );
+      if (response.build_status === "COMPLETED") return response;
+      throw new Error(`build_status ${response.build_status}`);
+    });
+
+    // Run it now; its Pod (named after the run) prints lines kwok serves from a file.
+    const scheduled = await unary(
+      jobs,
+      jobs.scheduleJob,
+      {
+        workflow_id: workflowId,
+        user_id: userId,
+        scheduled_at: new Date().toISOString(),
+        trigger: "MANUAL",
+        idempotency_key: "journey-run",
+        workflow_generation: 0,
+      },
+      auth,
+    );
+    const jobId = scheduled.response.id;
+    const logFile = join(logDir, `${jobId}.log`);
+    writeFileSync(logFile, criLine("starting") + criLine("working on it"));
+    await custom.createNamespacedCustomObject({
+      group: "kwok.x-k8s.io",
+      version: "v1alpha1",
+      namespace: ns.name,
+      plural: "logs",
+      body: {
+        apiVersion: "kwok.x-k8s.io/v1alpha1",
+        kind: "Logs",
+        metadata: { name: jobId },
+        spec: { logs: [{ containers: ["run"], logsFile: logFile, follow: true }] },
+      },
+    });
+
+    // Follow the log live: lines in order with sequence numbers, ending with the run.
+    const received: Log[] = [];
+    const streamed = new Promise<void>((resolveStream, reject) => {
+      const stream = jobs.streamJobLogs({ id: jobId, workflow_id: workflowId, user_id: userId }, auth);
+      stream.on("data", (log: Log) => received.push(log));
+      stream.on("error", reject);
+      stream.on("end", () => resolveStream());
+    });
+    await waitFor("the first streamed lines", () => (received.length >= 2 ? true : undefined), {
+      timeoutMs: 60_000,
+    });
+    appendFileSync(logFile, criLine("written while running"));
+    await streamed; // ends by itself when the run is over
+    expect(received.map((l) => l.message)).toEqual(["starting", "working on it", "written while running"]);
+    expect(received.map((l) => l.sequence_num)).toEqual([1, 2, 3]);
+
+    const { response: job } = await unary(
+      jobs,
+      jobs.getJob,
+      { id: jobId, workflow_id: workflowId, user_id: userId },
+      auth,
+    );
+    expect(job).toMatchObject({ status: "COMPLETED", trigger: "MANUAL" });
+
+    // The operator keeps the log; it stays readable once the Pod is gone.
+    await waitFor("the run to be finalized (log retained)", async () => {
+      const run = (await custom.getNamespacedCustomObject({
+        group: "chronoverse.dev",
+        version: "v1alpha1",
+        namespace: ns.name,
+        plural: "workflowjobs",
+        name: jobId,
+      })) as { status?: { conditions?: Array<{ type: string; status: string }> } };
+      return run.status?.conditions?.some((c) => c.type === "Finalized" && c.status === "True") || undefined;
+    });
+    await core.deleteNamespacedPod({ name: jobId, namespace: ns.name, gracePeriodSeconds: 0 });
+    await waitFor("the pod to be gone", async () => {
+      const pods = await core.listNamespacedPod({ namespace: ns.name });
+      return pods.items.some((p) => p.metadata?.name === jobId) ? undefined : true;
+    });
+    const { response: logs } = await unary(
+      jobs,
+      jobs.getJobLogs,
+      {
+        id: jobId,
+        workflow_id: workflowId,
+        user_id: userId,
+        cursor: "",
+        filters: { stream: LogStream.LOG_STREAM_ALL },
+        sort_order: LogSortOrder.LOG_SORT_ORDER_ASC,
+      },
+      auth,
+    );
+    expect(logs.logs.map((l) => l.message)).toEqual(["starting", "working on it", "written while running"]);
+    const { response: found } = await unary(
+      jobs,
+      jobs.searchJobLogs,
+      {
+        id: jobId,
+        workflow_id: workflowId,
+        user_id: userId,
+        cursor: "",
+        filters: { stream: LogStream.LOG_STREAM_ALL, message: "WHILE" },
+        sort_order: LogSortOrder.LOG_SORT_ORDER_ASC,
+        disable_highlight: false,
+      },
+      auth,
+    );
+    const t = found.highlight_token;
+    expect(found.logs.map((l) => l.message)).toEqual([
+      `written __CV_HL_START_${t}__while__CV_HL_END_${t}__ running`,
+    ]);
+
+    // The run's notification, and the counters.
+    const listed = await waitFor("the job-completed notification", async () => {
+      const { response } = await unary(
+        notifications,
+        notifications.listNotifications,
+        { user_id: userId, cursor: "" },
+        auth,
+      );
+      return response.notifications.find((n) => n.kind === "WEB_SUCCESS" && n.payload.includes(jobId));
+    });
+    expect(JSON.parse(listed.payload)).toMatchObject({ entity_type: "JOB", entity_id: jobId });
+    const { response: totals } = await unary(
+      analytics,
+      analytics.getUserAnalytics,
+      { user_id: userId },
+      auth,
+    );
+    expect(totals).toMatchObject({ total_workflows: 1, total_jobs: 1, total_joblogs: 3 });
+
+    // Terminate (the CronJob is suspended), then delete (the CronJob goes with it).
+    await unary(workflows, workflows.terminateWorkflow, { id: workflowId, user_id: userId }, auth);
+    await waitFor(
+      "the CronJob to be suspended",
+      async () =>
+        (await batch.readNamespacedCronJob({ name: workflowId, namespace: ns.name })).spec?.suspend ||
+        undefined,
+    );
+    await unary(workflows, workflows.deleteWorkflow, { id: workflowId, user_id: userId }, auth);
+    await waitFor("the CronJob to be garbage-collected", async () => {
+      const list = await batch.listNamespacedCronJob({ namespace: ns.name });
+      return list.items.length === 0 ? true : undefined;
+    });
+
+    for (const c of [users, workflows, jobs, notifications, analytics]) c.close();
+  }, 240_000);
+});
