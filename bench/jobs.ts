@@ -23,6 +23,7 @@ import { JobsServiceClient, type Log } from "../gen/jobs/jobs.ts";
 import { jobsServiceFactory } from "../services/jobs/server.ts";
 import { callUnary } from "../src/grpc/client.ts";
 import { podLogLines } from "../src/kube/pod-log.ts";
+import { serveLogFrom } from "../test/support/kwok.ts";
 import { waitFor } from "../test/support/wait.ts";
 import {
   type BenchNamespace,
@@ -89,18 +90,7 @@ async function createLoggingPod(namespace: string, name: string, log: PodLogFile
     namespace,
     body: { metadata: { name }, spec: { containers: [{ name: "main", image: "busybox:1.36" }] } },
   });
-  await custom.createNamespacedCustomObject({
-    group: "kwok.x-k8s.io",
-    version: "v1alpha1",
-    namespace,
-    plural: "logs",
-    body: {
-      apiVersion: "kwok.x-k8s.io/v1alpha1",
-      kind: "Logs",
-      metadata: { name },
-      spec: { logs: [{ containers: ["main"], logsFile: log.path, follow: true }] },
-    },
-  });
+  await serveLogFrom(kc, { namespace, pod: name, logsFile: log.path, containers: ["main"] });
   await waitFor(`pod ${name} to run`, async () => {
     const pod = await core.readNamespacedPod({ name, namespace });
     return pod.status?.phase === "Running" ? pod : undefined;

@@ -7,7 +7,6 @@
 // gone, see the notification and the analytics, terminate and delete.
 import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { credentials, type Metadata } from "@grpc/grpc-js";
@@ -22,26 +21,13 @@ import { bearerMetadata } from "../../../src/grpc/client.ts";
 import { installCrds } from "../../support/crds.ts";
 import { TEST_SERVICE_KEY, TEST_USER_KEY, unary } from "../../support/grpc.ts";
 import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
+import { criLine, serveLogFrom } from "../../support/kwok.ts";
+import { freePort } from "../../support/net.ts";
 import { createTestDatabase, type TestDatabase } from "../../support/postgres.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const bin = resolve(import.meta.dirname, "../../../bin/chronoverse");
 const services = ["users", "workflows", "jobs", "notifications", "analytics"] as const;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-
-function criLine(text: string): string {
-  return `${new Date().toISOString()} stdout F ${text}\n`;
-}
 
 interface Process {
   child: ChildProcess;
@@ -203,19 +189,8 @@ describe("a user's journey through serve all + operator", () => {
     );
     const jobId = scheduled.response.id;
     const logFile = join(logDir, `${jobId}.log`);
-    writeFileSync(logFile, criLine("starting") + criLine("working on it"));
-    await custom.createNamespacedCustomObject({
-      group: "kwok.x-k8s.io",
-      version: "v1alpha1",
-      namespace: ns.name,
-      plural: "logs",
-      body: {
-        apiVersion: "kwok.x-k8s.io/v1alpha1",
-        kind: "Logs",
-        metadata: { name: jobId },
-        spec: { logs: [{ containers: ["run"], logsFile: logFile, follow: true }] },
-      },
-    });
+    writeFileSync(logFile, criLine("stdout", "starting") + criLine("stdout", "working on it"));
+    await serveLogFrom(kc, { namespace: ns.name, pod: jobId, logsFile: logFile, containers: ["run"] });
 
     // Follow the log live: lines in order with sequence numbers, ending with the run.
     const received: Log[] = [];
@@ -228,7 +203,7 @@ describe("a user's journey through serve all + operator", () => {
     await waitFor("the first streamed lines", () => (received.length >= 2 ? true : undefined), {
       timeoutMs: 60_000,
     });
-    appendFileSync(logFile, criLine("written while running"));
+    appendFileSync(logFile, criLine("stdout", "written while running"));
     await streamed; // ends by itself when the run is over
     expect(received.map((l) => l.message)).toEqual(["starting", "working on it", "written while running"]);
     expect(received.map((l) => l.sequence_num)).toEqual([1, 2, 3]);

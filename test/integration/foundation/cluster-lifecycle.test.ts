@@ -3,26 +3,15 @@
 // kwok node, and after `down` no process it started is left.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
+import { freePort } from "../../support/net.ts";
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../../..");
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 /** Pids of live processes whose command line mentions `text`. */
 function processesMentioning(text: string): number[] {

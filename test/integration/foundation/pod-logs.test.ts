@@ -8,16 +8,12 @@ import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { podLogLines } from "../../../src/kube/pod-log.ts";
 import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
+import { criLine, serveLogFrom } from "../../support/kwok.ts";
 import { waitFor } from "../../support/wait.ts";
-
-function criLine(stream: "stdout" | "stderr", text: string): string {
-  return `${new Date().toISOString()} ${stream} F ${text}\n`;
-}
 
 describe("pod logs through the API", () => {
   const kc = testKubeConfig();
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   let ns: TestNamespace;
   let dir: string;
   let logFile: string;
@@ -34,18 +30,7 @@ describe("pod logs through the API", () => {
         spec: { containers: [{ name: "main", image: "busybox:1.36" }] },
       },
     });
-    await custom.createNamespacedCustomObject({
-      group: "kwok.x-k8s.io",
-      version: "v1alpha1",
-      namespace: ns.name,
-      plural: "logs",
-      body: {
-        apiVersion: "kwok.x-k8s.io/v1alpha1",
-        kind: "Logs",
-        metadata: { name: "talker" },
-        spec: { logs: [{ containers: ["main"], logsFile: logFile, follow: true }] },
-      },
-    });
+    await serveLogFrom(kc, { namespace: ns.name, pod: "talker", logsFile: logFile, containers: ["main"] });
     await waitFor("the pod to run", async () => {
       const p = await core.readNamespacedPod({ name: "talker", namespace: ns.name });
       return p.status?.phase === "Running" ? p : undefined;

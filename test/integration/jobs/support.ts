@@ -15,6 +15,7 @@ import { type JobsServiceOptions, jobsServiceFactory } from "../../../services/j
 import { installCrds } from "../../support/crds.ts";
 import { startTestService, type TestService, unary } from "../../support/grpc.ts";
 import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
+import { serveLogFrom } from "../../support/kwok.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const group = "chronoverse.dev";
@@ -187,18 +188,7 @@ export async function createLoggingPod(t: JobsTest, name: string, log: PodLogFil
     namespace: t.ns.name,
     body: { metadata: { name }, spec: { containers: [{ name: "main", image: "busybox:1.36" }] } },
   });
-  await t.custom.createNamespacedCustomObject({
-    group: "kwok.x-k8s.io",
-    version: "v1alpha1",
-    namespace: t.ns.name,
-    plural: "logs",
-    body: {
-      apiVersion: "kwok.x-k8s.io/v1alpha1",
-      kind: "Logs",
-      metadata: { name },
-      spec: { logs: [{ containers: ["main"], logsFile: log.path, follow: true }] },
-    },
-  });
+  await serveLogFrom(t.kc, { namespace: t.ns.name, pod: name, logsFile: log.path, containers: ["main"] });
   await waitFor(`pod ${name} to run`, async () => {
     const pod = await t.core.readNamespacedPod({ name, namespace: t.ns.name });
     return pod.status?.phase === "Running" ? pod : undefined;

@@ -22,6 +22,7 @@ import { notificationsServiceFactory } from "../../../services/notifications/ser
 import { installCrds } from "../../support/crds.ts";
 import { startTestService, type TestService, unary } from "../../support/grpc.ts";
 import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
+import { serveLogFrom } from "../../support/kwok.ts";
 import { waitFor } from "../../support/wait.ts";
 import { containerSpec, readCronJob, startOperator, Workflows } from "./harness.ts";
 
@@ -215,17 +216,12 @@ export async function startCompletionTest(prefix: string): Promise<CompletionTes
           spec: { containers: [{ name: "run", image: "busybox:1.36" }] },
         },
       });
-      await custom.createNamespacedCustomObject({
-        group: "kwok.x-k8s.io",
-        version: "v1alpha1",
+      await serveLogFrom(kc, {
         namespace: ns.name,
-        plural: "logs",
-        body: {
-          apiVersion: "kwok.x-k8s.io/v1alpha1",
-          kind: "Logs",
-          metadata: { name },
-          spec: { logs: [{ containers: ["run"], logsFile: file, follow: false }] },
-        },
+        pod: name,
+        logsFile: file,
+        containers: ["run"],
+        follow: false,
       });
       const last = lines.at(-1)?.text ?? "";
       await waitFor(`pod ${name} to serve its log`, async () => {
