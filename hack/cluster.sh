@@ -114,6 +114,13 @@ install_kwok_crds() {
 up() {
   if status; then log "already running (KUBECONFIG=$kubeconfig)"; return; fi
   down_quiet
+  local port
+  for port in "$api_port" "$etcd_port" "$etcd_peer_port" "$kwok_port"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      log "port $port on 127.0.0.1 is in use (another control plane?); stop it or move this one with CLUSTER_*_PORT"
+      return 1
+    fi
+  done
   "$root/hack/build-tools.sh" etcd kubernetes kwok
   mkdir -p "$dir/logs" "$dir/pids" "$dir/etcd"
   write_pki
