@@ -53,6 +53,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Kubernetes namespace holding this installation's objects. */
   namespace: string;
+  /** Heartbeats may target loopback, link-local, private and cluster-internal addresses. */
+  allowPrivateHeartbeats: boolean;
 }
 
 export class ConfigError extends Error {
@@ -144,6 +146,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     logLevel: logLevel as LogLevel,
     namespace: get("CHRONOVERSE_NAMESPACE") ?? get("POD_NAMESPACE") ?? readNamespaceFile() ?? "default",
+    allowPrivateHeartbeats: boolean("CHRONOVERSE_ALLOW_PRIVATE_HEARTBEATS", false),
   };
   if (problems.length > 0) {
     throw new ConfigError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);

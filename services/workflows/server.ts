@@ -35,14 +35,10 @@ export const WORKFLOWS_SERVICE_NAME = "workflows.WorkflowsService";
 export interface WorkflowsServiceOptions {
   /** Defaults to KUBECONFIG / in-cluster configuration. */
   kubeConfig?: k8s.KubeConfig;
-  /** Heartbeats to loopback/private/cluster-internal addresses; default from CHRONOVERSE_ALLOW_PRIVATE_HEARTBEATS. */
+  /** Heartbeats to loopback/private/cluster-internal addresses; default: config.allowPrivateHeartbeats. */
   allowPrivateHeartbeats?: boolean;
   /** How long a write waits for the cache to reach it (default 5 s). */
   readYourWritesTimeoutMs?: number;
-}
-
-function envFlag(name: string): boolean {
-  return ["1", "true", "yes", "on"].includes((process.env[name] ?? "").trim().toLowerCase());
 }
 
 /** Owned by the caller's user, else NotFound (never say that it exists). */
@@ -68,8 +64,7 @@ export function workflowsServiceFactory(options: WorkflowsServiceOptions = {}): 
   return async ({ handlers, database, config, logger }): Promise<ServiceInstance> => {
     const kc = options.kubeConfig ?? loadKubeConfig();
     const rules: PayloadRules = {
-      allowPrivateHeartbeats:
-        options.allowPrivateHeartbeats ?? envFlag("CHRONOVERSE_ALLOW_PRIVATE_HEARTBEATS"),
+      allowPrivateHeartbeats: options.allowPrivateHeartbeats ?? config.allowPrivateHeartbeats,
     };
     const db = database();
     const keys = createIdempotencyKeys(db);
