@@ -47,6 +47,13 @@ lint: deps ## format check, lint, type check, generated code is fresh
 	buf lint
 	tsc -p tsconfig.json
 	hack/check-generated.sh
+	hack/build-tools.sh helm
+	helm lint charts/chronoverse
+
+.PHONY: chart-lint
+chart-lint: ## helm lint the chart (builds helm when it is not cached)
+	hack/build-tools.sh helm
+	helm lint charts/chronoverse
 
 .PHONY: test-unit
 test-unit: deps
