@@ -146,6 +146,34 @@ describe("charts/chronoverse", () => {
       }
       const kinds = rendered.map((o) => o.kind);
       expect(kinds.filter((k) => k === "Deployment")).toHaveLength(6);
+      const users = rendered.find(
+        (o) => o.kind === "Deployment" && o.metadata?.name === `${fullname}-users`,
+      ) as k8s.V1Deployment | undefined;
+      const container = users?.spec?.template.spec?.containers[0];
+      const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e]));
+      if (extra.includes("tls.enabled=true,tls.secretName=cv-tls")) {
+        // The kubelet's gRPC probe cannot speak TLS: the port is probed instead.
+        expect(container?.readinessProbe?.tcpSocket?.port).toBe("grpc");
+        expect(env.CHRONOVERSE_TLS_CERT_FILE?.value).toBe("/etc/chronoverse/tls/tls.crt");
+        expect(env.CHRONOVERSE_TLS_CA_FILE?.value).toBe("/etc/chronoverse/tls/ca.crt");
+        expect(users?.spec?.template.spec?.volumes).toContainEqual(
+          expect.objectContaining({ name: "tls", secret: expect.objectContaining({ secretName: "cv-tls" }) }),
+        );
+      } else {
+        expect(container?.readinessProbe?.grpc?.port).toBe(50051);
+        expect(env.CHRONOVERSE_TLS_CERT_FILE).toBeUndefined();
+      }
+      if (extra.includes("postgres.external.url=postgres://u:p@db:5432/cv")) {
+        expect(kinds).not.toContain("StatefulSet");
+        expect(env.DATABASE_URL?.valueFrom?.secretKeyRef).toEqual({
+          name: `${fullname}-database`,
+          key: "url",
+        });
+        const operator = rendered.find(
+          (o) => o.metadata?.name === `${fullname}-operator` && o.kind === "Deployment",
+        );
+        expect((operator as k8s.V1Deployment).spec?.replicas).toBe(3);
+      }
     }
   });
 
