@@ -1,5 +1,6 @@
 // `helm test`: asks every Chronoverse service for its gRPC health
-// (grpc.health.v1.Health/Check, service ""), retrying for up to 60 s.
+// (grpc.health.v1.Health/Check, service ""), retrying for up to
+// CHECK_TIMEOUT_SECONDS (default 60).
 // Runs with the chronoverse image's Node from /app, so its node_modules
 // (@grpc/grpc-js, @grpc/proto-loader, grpc-health-check) resolve.
 const fs = require("node:fs");
@@ -26,7 +27,7 @@ function check(address) {
 }
 
 async function main() {
-  const until = Date.now() + 60_000;
+  const until = Date.now() + Number(process.env.CHECK_TIMEOUT_SECONDS || 60) * 1000;
   let failed = [];
   for (;;) {
     failed = [];
@@ -36,7 +37,7 @@ async function main() {
       if (status !== "SERVING") failed.push(name);
     }
     if (failed.length === 0 || Date.now() > until) break;
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
   }
   if (Object.keys(targets).length === 0) failed.push("no targets");
   console.log(failed.length === 0 ? "all services SERVING" : `not serving: ${failed.join(", ")}`);

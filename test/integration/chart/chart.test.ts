@@ -13,6 +13,8 @@ import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { startGrpcServer } from "../../../src/grpc/server.ts";
+import { createLogger } from "../../../src/logging.ts";
 import { installCrds } from "../../support/crds.ts";
 import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -469,5 +471,48 @@ describe("charts/chronoverse", () => {
       ];
       return left.length === 0 ? true : undefined;
     });
+  });
+});
+
+describe("the helm test script (charts/chronoverse/files/health-check.cjs)", () => {
+  const script = readFileSync(resolve(chart, "files/health-check.cjs"), "utf8");
+  // Run as the test pod runs it: `node -e` from the package root, so the
+  // image's node_modules resolve.
+  async function check(targets: Record<string, string>): Promise<{ code: number; output: string }> {
+    try {
+      const { stdout } = await run(process.execPath, ["-e", script], {
+        cwd: root,
+        env: { ...process.env, CHECK_TARGETS: JSON.stringify(targets), CHECK_TIMEOUT_SECONDS: "1" },
+      });
+      return { code: 0, output: stdout };
+    } catch (error) {
+      const e = error as { code?: number; stdout?: string };
+      return { code: e.code ?? -1, output: e.stdout ?? "" };
+    }
+  }
+
+  it("passes against real Chronoverse gRPC servers and fails when one is not serving", async () => {
+    const logger = createLogger({ level: "silent" });
+    const a = await startGrpcServer({ services: [], port: 0, host: "127.0.0.1", logger });
+    const b = await startGrpcServer({ services: [], port: 0, host: "127.0.0.1", logger });
+    try {
+      const targets = { users: `127.0.0.1:${a.port}`, jobs: `127.0.0.1:${b.port}` };
+      const ok = await check(targets);
+      expect(ok.output).toContain("all services SERVING");
+      expect(ok.code).toBe(0);
+
+      b.health.setStatus("", "NOT_SERVING");
+      const notServing = await check(targets);
+      expect(notServing.code).toBe(1);
+      expect(notServing.output).toContain("not serving: jobs");
+
+      await b.shutdown();
+      const gone = await check({ users: `127.0.0.1:${a.port}`, analytics: `127.0.0.1:${b.port}` });
+      expect(gone.code).toBe(1);
+      expect(gone.output).toMatch(/analytics \(127\.0\.0\.1:\d+\): error: 14 UNAVAILABLE/);
+    } finally {
+      await a.shutdown();
+      await b.shutdown();
+    }
   });
 });
