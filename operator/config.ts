@@ -86,6 +86,7 @@ export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
     host: get("OPERATOR_HOST") ?? "0.0.0.0",
     pods: {
       image: get("CHRONOVERSE_IMAGE") ?? defaultPodSettings.image,
+      allowPrivateHeartbeats: reader.boolean("CHRONOVERSE_ALLOW_PRIVATE_HEARTBEATS", false),
       resources: {
         requests: {
           cpu: get("RUN_CPU_REQUEST") ?? defaultPodSettings.resources.requests.cpu ?? "50m",

@@ -197,6 +197,13 @@ describe("cronJobForWorkflow", () => {
     ]);
   });
 
+  it("lets a heartbeat reach private addresses only when the installation allows it", () => {
+    const argsOf = (settings: PodSettings) =>
+      cronJobForWorkflow(workflow({}), settings).spec?.jobTemplate.spec?.template.spec?.containers[0]?.args;
+    expect(argsOf(defaultPodSettings)).not.toContain("--allow-private");
+    expect(argsOf({ ...defaultPodSettings, allowPrivateHeartbeats: true })?.at(-1)).toBe("--allow-private");
+  });
+
   it("runs a CONTAINER's image with its arguments and sorted environment, the timeout as deadline", () => {
     const job = cronJobForWorkflow(workflow(containerSpec)).spec?.jobTemplate.spec;
     expect(job?.activeDeadlineSeconds).toBe(120);

@@ -11,6 +11,8 @@ export interface PodSettings {
   image: string;
   /** Requests and limits for every run's container. */
   resources: { requests: Record<string, string>; limits: Record<string, string> };
+  /** The installation lets heartbeats reach private and cluster-internal addresses (`--allow-private`). */
+  allowPrivateHeartbeats?: boolean;
 }
 
 export const defaultPodSettings: PodSettings = {
@@ -129,6 +131,7 @@ function runContainer(
     for (const name of Object.keys(heartbeat.headers ?? {}).sort()) {
       for (const value of heartbeat.headers?.[name] ?? []) args.push("--header", `${name}: ${value}`);
     }
+    if (settings.allowPrivateHeartbeats === true) args.push("--allow-private");
     return {
       container: {
         name: "heartbeat",

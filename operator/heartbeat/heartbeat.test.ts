@@ -1,15 +1,21 @@
 // `chronoverse heartbeat` against a real HTTP server on 127.0.0.1.
+import type { LookupAddress } from "node:dns";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseArgs, parseTimeout, printableUrl, runHeartbeat } from "./heartbeat.ts";
+import { check, guardedLookup, parseArgs, parseTimeout, printableUrl, runHeartbeat } from "./heartbeat.ts";
 
 interface Captured {
   stdout: string;
   stderr: string;
 }
 
+/** Runs the check against the local test server, which is private: so --allow-private. */
 async function heartbeat(argv: string[]): Promise<Captured & { code: number }> {
+  return heartbeatAsIs([...argv, "--allow-private"]);
+}
+
+async function heartbeatAsIs(argv: string[]): Promise<Captured & { code: number }> {
   const out: Captured = { stdout: "", stderr: "" };
   const code = await runHeartbeat(argv, {
     stdout: { write: (t: string) => (out.stdout += t) },
@@ -106,6 +112,21 @@ describe("chronoverse heartbeat", () => {
     );
   });
 
+  it("refuses private and cluster-internal addresses unless allowed", async () => {
+    seen.length = 0;
+    for (const url of [
+      `${base}/status/200`,
+      "http://localhost:1/",
+      "http://api.default.svc/",
+      "http://[::1]/",
+    ]) {
+      const result = await heartbeatAsIs(["--url", url]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/^failed: GET .*: refused: a private or cluster-internal address\n$/);
+    }
+    expect(seen).toHaveLength(0); // nothing reached the server
+  });
+
   it("fails with the network reason when nothing listens", async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
@@ -141,7 +162,7 @@ describe("chronoverse heartbeat", () => {
     [["--url"], "--url needs a value"],
     [["--verbose"], 'unknown argument "--verbose"'],
   ])("rejects %j with exit code 2", async (argv, message) => {
-    const result = await heartbeat(argv);
+    const result = await heartbeatAsIs(argv);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`heartbeat: ${message}`);
     expect(result.stderr).toContain("usage: chronoverse heartbeat");
@@ -173,5 +194,43 @@ describe("heartbeat argument parsing", () => {
     expect(printableUrl(new URL("https://a:b@example.com:8443/x/y?q=1#f"))).toBe(
       "https://example.com:8443/x/y",
     );
+  });
+});
+
+describe("guardedLookup (the DNS answer decides, not the name)", () => {
+  const resolver =
+    (answers: Record<string, string[]>) =>
+    (
+      hostname: string,
+      _options: { all: true; family?: number },
+      callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+    ) =>
+      callback(
+        null,
+        (answers[hostname] ?? []).map((address) => ({ address, family: address.includes(":") ? 6 : 4 })),
+      );
+  const lookup = guardedLookup(
+    resolver({ "public.example": ["93.184.216.34"], "sneaky.example": ["93.184.216.34", "10.0.0.7"] }),
+  );
+  const ask = (host: string, all: boolean) =>
+    new Promise<{ error: NodeJS.ErrnoException | null; address: unknown }>((resolve) =>
+      lookup(host, { all }, (error, address) => resolve({ error, address })),
+    );
+
+  it("passes a name that resolves only to public addresses", async () => {
+    expect(await ask("public.example", false)).toEqual({ error: null, address: "93.184.216.34" });
+    expect((await ask("public.example", true)).address).toEqual([{ address: "93.184.216.34", family: 4 }]);
+  });
+
+  it("guards the real connection: a public-looking name resolving to loopback is never reached", async () => {
+    const request = parseArgs(["--url", "http://public.example/status/200"]);
+    const result = await check(request, { resolve: resolver({ "public.example": ["127.0.0.1"] }) });
+    expect(result.ok).toBe(false);
+    expect(result.line).toMatch(/refused: public\.example resolves to a private or cluster-internal address/);
+  });
+
+  it("refuses a public name with any private address, and a name with none", async () => {
+    expect((await ask("sneaky.example", false)).error?.code).toBe("EPRIVATEADDRESS");
+    expect((await ask("nothing.example", false)).error?.code).toBe("EPRIVATEADDRESS");
   });
 });

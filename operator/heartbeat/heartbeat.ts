@@ -4,9 +4,17 @@
 // fails, 2 on bad arguments, always with one line saying why. The URL is
 // printed without credentials or query, and header values are never printed
 // (they often carry tokens).
+//
+// Unless --allow-private is given (the installation allows it), the check
+// never reaches a loopback, link-local, private or cluster-internal address:
+// not by name, not through DNS (each connection goes to an address that was
+// checked when it was resolved), and not through a redirect.
+import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import { Agent, fetch, Headers } from "undici";
+import { isPrivateAddress, isPrivateHost } from "../../src/net/private-address.ts";
 
 export const usage =
-  "usage: chronoverse heartbeat --url <http(s) URL> [--expected-status <100-599>] [--timeout <duration, default 10s, max 5m>] [--header 'Name: value']...";
+  "usage: chronoverse heartbeat --url <http(s) URL> [--expected-status <100-599>] [--timeout <duration, default 10s, max 5m>] [--header 'Name: value']... [--allow-private]";
 
 export const exitCodes = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -15,6 +23,8 @@ export interface HeartbeatCheck {
   expectedStatus: number;
   timeoutMs: number;
   headers: Array<[string, string]>;
+  /** May reach loopback, link-local, private and cluster-internal addresses. */
+  allowPrivate: boolean;
 }
 
 export class UsageError extends Error {
@@ -41,6 +51,7 @@ export function parseArgs(argv: readonly string[]): HeartbeatCheck {
   let expected = "200";
   let timeout = "10s";
   const headers: Array<[string, string]> = [];
+  let allowPrivate = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
     const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
@@ -72,6 +83,9 @@ export function parseArgs(argv: readonly string[]): HeartbeatCheck {
         headers.push([name, header.slice(colon + 1).trim()]);
         break;
       }
+      case "--allow-private":
+        allowPrivate = true;
+        break;
       case "--help":
       case "-h":
         throw new UsageError("help");
@@ -100,7 +114,7 @@ export function parseArgs(argv: readonly string[]): HeartbeatCheck {
       `--timeout must be a duration above 0 and at most 5m, got ${JSON.stringify(timeout)}`,
     );
   }
-  return { url: parsed, expectedStatus: Number(expected), timeoutMs, headers };
+  return { url: parsed, expectedStatus: Number(expected), timeoutMs, headers, allowPrivate };
 }
 
 /** The URL as it may be printed: no user info, no query, no fragment. */
@@ -119,6 +133,51 @@ function networkReason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+export type Resolve = (
+  hostname: string,
+  options: { all: true; family?: number },
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+/**
+ * A DNS lookup for the connection that refuses a name resolving to any private
+ * address; the socket then connects to an address this very lookup checked.
+ */
+export function guardedLookup(resolve: Resolve = dnsLookup as unknown as Resolve) {
+  return (
+    hostname: string,
+    options: { all?: boolean; family?: number | "IPv4" | "IPv6" },
+    callback: (
+      error: NodeJS.ErrnoException | null,
+      address: string | LookupAddress[],
+      family?: number,
+    ) => void,
+  ): void => {
+    const family: number | undefined =
+      options.family === "IPv4" ? 4 : options.family === "IPv6" ? 6 : options.family;
+    resolve(hostname, { all: true, ...(family ? { family } : {}) }, (error, addresses) => {
+      if (error) {
+        callback(error, "", 0);
+        return;
+      }
+      const refused = addresses.find((a) => isPrivateAddress(a.address));
+      const first = addresses[0];
+      if (refused !== undefined || first === undefined) {
+        const reason = Object.assign(
+          new Error(`refused: ${hostname} resolves to a private or cluster-internal address`),
+          { code: "EPRIVATEADDRESS" },
+        );
+        callback(reason, "", 0);
+        return;
+      }
+      if (options.all) callback(null, addresses);
+      else callback(null, first.address, first.family);
+    });
+  };
+}
+
+const maxRedirects = 10;
+
 export interface HeartbeatResult {
   ok: boolean;
   /** The one-line report. */
@@ -131,7 +190,10 @@ export interface HeartbeatResult {
  * expected. User info in the URL becomes Basic authentication (as curl and
  * Go's client do), since fetch refuses URLs with credentials.
  */
-export async function check(request: HeartbeatCheck): Promise<HeartbeatResult> {
+export async function check(
+  request: HeartbeatCheck,
+  options: { resolve?: Resolve } = {},
+): Promise<HeartbeatResult> {
   const target = `GET ${printableUrl(request.url)}`;
   const headers = new Headers();
   for (const [name, value] of request.headers) headers.append(name, value);
@@ -145,14 +207,33 @@ export async function check(request: HeartbeatCheck): Promise<HeartbeatResult> {
     url.username = "";
     url.password = "";
   }
+  if (!request.allowPrivate && isPrivateHost(url.hostname)) {
+    return { ok: false, line: `failed: ${target}: refused: a private or cluster-internal address` };
+  }
+  const dispatcher = request.allowPrivate
+    ? undefined
+    : new Agent({ connect: { lookup: guardedLookup(options.resolve) } });
+  const followRedirects = request.expectedStatus < 300 || request.expectedStatus >= 400;
+  const signal = AbortSignal.timeout(request.timeoutMs);
   const started = performance.now();
   try {
-    const response = await fetch(url, {
-      method: "GET",
-      headers,
-      redirect: request.expectedStatus >= 300 && request.expectedStatus < 400 ? "manual" : "follow",
-      signal: AbortSignal.timeout(request.timeoutMs),
-    });
+    let current = url;
+    let response = await fetch(current, { method: "GET", headers, redirect: "manual", signal, dispatcher });
+    // Redirects are followed here, not by fetch, so every hop's host is checked too.
+    for (let hop = 0; followRedirects && hop < maxRedirects; hop++) {
+      const location = response.headers.get("location");
+      if (response.status < 300 || response.status >= 400 || location === null) break;
+      await response.body?.cancel().catch(() => undefined);
+      current = new URL(location, current);
+      if (current.protocol !== "http:" && current.protocol !== "https:") break;
+      if (!request.allowPrivate && isPrivateHost(current.hostname)) {
+        return {
+          ok: false,
+          line: `failed: ${target}: refused: redirected to a private or cluster-internal address`,
+        };
+      }
+      response = await fetch(current, { method: "GET", headers, redirect: "manual", signal, dispatcher });
+    }
     await response.body?.cancel().catch(() => undefined);
     const elapsed = Math.round(performance.now() - started);
     if (response.status === request.expectedStatus) {
@@ -175,6 +256,8 @@ export async function check(request: HeartbeatCheck): Promise<HeartbeatResult> {
     // The reason may quote the URL; print it only in its printable form.
     const reason = networkReason(error).replaceAll(url.href, printableUrl(url));
     return { ok: false, line: `failed: ${target}: ${reason}` };
+  } finally {
+    await dispatcher?.close();
   }
 }
 

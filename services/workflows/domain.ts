@@ -3,7 +3,7 @@
 // custom resource, the private-address rule for heartbeat endpoints, what an
 // update changes, list filtering and cursors, and converting a Workflow object
 // into the three response shapes (with their own field numbers).
-import { isIP } from "node:net";
+
 import type {
   GetWorkflowByIDResponse,
   GetWorkflowResponse,
@@ -22,6 +22,7 @@ import {
   workflowKinds,
 } from "../../operator/api/v1alpha1/workflow.ts";
 import { FailedPrecondition, InvalidArgument } from "../../src/grpc/errors.ts";
+import { isPrivateHost } from "../../src/net/private-address.ts";
 
 export const PAGE_SIZE = 10;
 export const IDEMPOTENCY_KEY_MAX = 255;
@@ -131,60 +132,6 @@ function parseTimeout(value: unknown, defaultSeconds: number, maxSeconds: number
     throw new FailedPrecondition(`${field}: ${what} may be at most ${formatGoDuration(maxSeconds)}`, field);
   }
   return seconds;
-}
-
-// ------------------------------------------------------- private addresses
-
-function ipv4Octets(address: string): number[] {
-  return address.split(".").map(Number);
-}
-
-function isPrivateIPv4(address: string): boolean {
-  const [a = 0, b = 0] = ipv4Octets(address);
-  return (
-    a === 0 || // "this network", 0.0.0.0
-    a === 10 ||
-    a === 127 || // loopback
-    (a === 100 && b >= 64 && b <= 127) || // carrier-grade NAT (often pod/service ranges)
-    (a === 169 && b === 254) || // link-local, cloud metadata
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168) ||
-    a >= 224 // multicast, reserved, broadcast
-  );
-}
-
-function isPrivateIPv6(address: string): boolean {
-  const lower = address.toLowerCase();
-  if (lower === "::" || lower === "::1") return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (mapped?.[1] !== undefined) return isPrivateIPv4(mapped[1]);
-  if (/^::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}$/.test(lower)) return true; // mapped, hex form: refuse
-  const first = Number.parseInt(lower.split(":")[0] || "0", 16);
-  return (
-    (first & 0xfe00) === 0xfc00 || // unique local fc00::/7
-    (first & 0xffc0) === 0xfe80 || // link-local fe80::/10
-    (first & 0xff00) === 0xff00 // multicast
-  );
-}
-
-const INTERNAL_SUFFIXES = [".localhost", ".local", ".internal", ".svc", ".cluster.local", ".localdomain"];
-
-/**
- * Whether a URL host names a loopback, link-local, private or cluster-internal
- * address: IP literals in those ranges, `localhost`, names under internal
- * suffixes (`.svc`, `.cluster.local`, `.internal`, …) and single-label names,
- * which resolve through the cluster's DNS search path to Services.
- */
-export function isPrivateHost(hostname: string): boolean {
-  const host = hostname
-    .replace(/^\[|\]$/g, "")
-    .replace(/\.$/, "")
-    .toLowerCase();
-  const family = isIP(host);
-  if (family === 4) return isPrivateIPv4(host);
-  if (family === 6) return isPrivateIPv6(host);
-  if (host === "localhost" || !host.includes(".")) return true;
-  return INTERNAL_SUFFIXES.some((suffix) => host.endsWith(suffix));
 }
 
 // ------------------------------------------------------------------ payload
