@@ -82,6 +82,8 @@ url
   value: {{ .Release.Namespace | quote }}
 - name: LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
+- name: CHRONOVERSE_ALLOW_PRIVATE_HEARTBEATS
+  value: {{ .Values.allowPrivateHeartbeats | quote }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
