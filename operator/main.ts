@@ -1,7 +1,8 @@
 // `chronoverse operator`: wires the operator together and does nothing else —
 // cluster access, leader election on a Lease (only the leader runs the
-// controllers), the Workflow controller, Prometheus metrics on :8080 and
-// /healthz /readyz on :8081.
+// controllers), the controllers (Workflow → CronJob, run tracking, and what
+// happens when a run ends, when Postgres is configured), Prometheus metrics on
+// :8080 and /healthz /readyz on :8081.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as k8s from "@kubernetes/client-node";
