@@ -2,12 +2,14 @@
 # A throwaway PostgreSQL server for tests and `make up` when DATABASE_URL is unset.
 # Uses the Debian server binaries (installed with apt when missing), runs as the
 # `postgres` user when invoked as root (initdb refuses root), listens on
-# 127.0.0.1:$PG_PORT only, trust auth, data under $PG_DIR.
+# 127.0.0.1:$PG_PORT only, trust auth, data under $PG_DIR
+# (default: $TMPDIR/chronoverse-postgres-<port>).
 # Usage: hack/postgres.sh up|down|url|status
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
 port=${PG_PORT:-55432}
-dir=${PG_DIR:-$root/.cluster/postgres}
+# Outside the checkout: the server runs as `postgres` when we are root, and a
+# checkout under a private home folder would be out of its reach.
+dir=${PG_DIR:-${TMPDIR:-/tmp}/chronoverse-postgres-$port}
 url="postgres://postgres@127.0.0.1:$port/postgres"
 
 log() { printf '[postgres] %s\n' "$*" >&2; }
