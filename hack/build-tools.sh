@@ -11,6 +11,8 @@ cache=${CHRONOVERSE_CACHE:-$HOME/.cache/chronoverse}
 bin="$cache/bin"
 work="$cache/build"
 mkdir -p "$bin" "$work"
+# A machine whose PATH lacks Go may still have it where its installer puts it.
+command -v go >/dev/null 2>&1 || export PATH="/usr/local/go/bin:$PATH"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
 
 log() { printf '[build-tools] %s\n' "$*" >&2; }
@@ -85,7 +87,16 @@ go_install() {
   link "$name" "$version"
 }
 
-build_kwok() { go_install kwok "$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"; }
+# kwok, plus its Logs/ClusterLogs CRDs from the same module (make cluster applies them).
+build_kwok() {
+  go_install kwok "$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
+  local crds="$cache/kwok-$KWOK_VERSION-crds"
+  [ -f "$crds/kwok.x-k8s.io_logs.yaml" ] && return
+  local src
+  src=$(cd "$work" && GOFLAGS= go mod download -json "sigs.k8s.io/kwok@v$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+  mkdir -p "$crds"
+  cp "$src/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" "$src/kustomize/crd/bases/kwok.x-k8s.io_clusterlogs.yaml" "$crds/"
+}
 build_helm() {
   go_install helm "$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" \
     "-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"

@@ -102,13 +102,12 @@ write_kwok_config() {
   } >"$dir/kwok.yaml"
 }
 
-# kwok's Logs and ClusterLogs CRDs, from the kwok module's own source (in the
-# Go module cache), so tests can point a pod's log at a file.
+# kwok's Logs and ClusterLogs CRDs (kept beside the kwok binary by
+# hack/build-tools.sh), so tests can point a pod's log at a file.
 install_kwok_crds() {
-  local src
-  src=$(cd /tmp && GOFLAGS= go mod download -json "sigs.k8s.io/kwok@v$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
-  kubectl --kubeconfig "$kubeconfig" apply -f "$src/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" \
-    -f "$src/kustomize/crd/bases/kwok.x-k8s.io_clusterlogs.yaml" >/dev/null
+  local crds="$cache/kwok-$KWOK_VERSION-crds"
+  kubectl --kubeconfig "$kubeconfig" apply -f "$crds/kwok.x-k8s.io_logs.yaml" \
+    -f "$crds/kwok.x-k8s.io_clusterlogs.yaml" >/dev/null
 }
 
 up() {
