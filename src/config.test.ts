@@ -1,23 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, parseDuration } from "./config.ts";
-
-describe("parseDuration", () => {
-  it.each([
-    ["30s", 30_000],
-    ["250ms", 250],
-    ["15m", 900_000],
-    ["24h", 86_400_000],
-    ["1h30m", 5_400_000],
-    ["1.5h", 5_400_000],
-    ["90", 90_000],
-  ])("parses %s", (text, ms) => {
-    expect(parseDuration(text)).toBe(ms);
-  });
-
-  it.each(["", "abc", "10 minutes", "-5s", "5d", "h"])("rejects %j", (text) => {
-    expect(parseDuration(text)).toBeUndefined();
-  });
-});
+import { ConfigError, loadConfig } from "./config.ts";
 
 describe("loadConfig", () => {
   it("has the documented defaults", () => {

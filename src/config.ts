@@ -1,7 +1,7 @@
 // The one typed configuration of a Chronoverse process, read from the
 // environment once at start and validated with messages that name the
 // variable. Every variable and its default is listed in docs/api.md.
-import { type Env, EnvReader, parseDuration, readNamespaceFile } from "./env.ts";
+import { type Env, EnvReader, readNamespaceFile } from "./env.ts";
 import { LOG_LEVELS, type LogLevel } from "./logging.ts";
 
 export const SERVICE_NAMES = ["users", "workflows", "jobs", "notifications", "analytics"] as const;
@@ -153,5 +153,3 @@ export function loadConfig(env: Env = process.env): Config {
   }
   return config;
 }
-
-export { parseDuration };

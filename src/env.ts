@@ -7,10 +7,10 @@ export type Env = Record<string, string | undefined>;
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** Parses "250ms", "30s", "5m", "24h", "1h30m" or a bare number of seconds into milliseconds. */
+/** Parses "250ms", "30s", "1.5s", "5m", "24h", "1h30m" or a bare number of seconds into milliseconds. */
 export function parseDuration(text: string): number | undefined {
   const trimmed = text.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
   if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(trimmed)) return undefined;
   let total = 0;
   for (const [, amount, , unit] of trimmed.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) {

@@ -11,6 +11,7 @@
 // checked when it was resolved), and not through a redirect.
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { Agent, fetch, Headers } from "undici";
+import { parseDuration } from "../../src/env.ts";
 import { isPrivateAddress, isPrivateHost } from "../../src/net/private-address.ts";
 
 export const usage =
@@ -32,18 +33,6 @@ export class UsageError extends Error {
 }
 
 const maxTimeoutMs = 5 * 60_000;
-
-/** Parses "10s", "1m30s", "250ms", "1h" (Go duration syntax) or a bare number of seconds. */
-export function parseTimeout(text: string): number | undefined {
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined;
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  for (const [, amount, , unit] of text.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) {
-    total += Number(amount) * (units[unit ?? ""] ?? Number.NaN);
-  }
-  return Number.isFinite(total) ? Math.round(total) : undefined;
-}
 
 /** Reads the command line (after the word `heartbeat`). */
 export function parseArgs(argv: readonly string[]): HeartbeatCheck {
@@ -108,7 +97,7 @@ export function parseArgs(argv: readonly string[]): HeartbeatCheck {
       `--expected-status must be an HTTP status from 100 to 599, got ${JSON.stringify(expected)}`,
     );
   }
-  const timeoutMs = parseTimeout(timeout);
+  const timeoutMs = parseDuration(timeout);
   if (timeoutMs === undefined || timeoutMs <= 0 || timeoutMs > maxTimeoutMs) {
     throw new UsageError(
       `--timeout must be a duration above 0 and at most 5m, got ${JSON.stringify(timeout)}`,

@@ -75,7 +75,7 @@ export const commands: Record<string, Command> = {
         args,
         options: { service: { type: "string", default: "cli" }, ttl: { type: "string", default: "1h" } },
       });
-      const { parseDuration } = await import("../config.ts");
+      const { parseDuration } = await import("../env.ts");
       const ttlMs = parseDuration(values.ttl);
       if (ttlMs === undefined || ttlMs < 1000) {
         process.stderr.write(
