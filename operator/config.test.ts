@@ -48,6 +48,30 @@ describe("loadOperatorConfig", () => {
     expect(config.pods.resources.limits.memory).toBe("1Gi");
   });
 
+  it("reads where runs go and how long they may take to start", () => {
+    const config = loadOperatorConfig({
+      RUN_NODE_SELECTOR: '{"pool":"runs"}',
+      RUN_TOLERATIONS: '[{"key":"pool","operator":"Equal","value":"runs","effect":"NoSchedule"}]',
+      RUN_START_TIMEOUT: "30s",
+    });
+    expect(config.pods.nodeSelector).toEqual({ pool: "runs" });
+    expect(config.pods.tolerations).toEqual([
+      { key: "pool", operator: "Equal", value: "runs", effect: "NoSchedule" },
+    ]);
+    expect(config.pods.startTimeoutMs).toBe(30_000);
+    expect(loadOperatorConfig({}).pods.startTimeoutMs).toBe(120_000);
+  });
+
+  it.each([
+    ["RUN_NODE_SELECTOR", "pool=runs"],
+    ["RUN_NODE_SELECTOR", '{"pool":1}'],
+    ["RUN_TOLERATIONS", '{"key":"pool"}'],
+    ["RUN_TOLERATIONS", '[{"key":1}]'],
+    ["RUN_TOLERATIONS", '[{"colour":"blue"}]'],
+  ])("refuses %s=%s naming the variable", (name, value) => {
+    expect(() => loadOperatorConfig({ [name]: value })).toThrow(new RegExp(`${name}=.*must be a JSON`));
+  });
+
   it("lists every bad variable by name", () => {
     let error: unknown;
     try {

@@ -8,6 +8,7 @@ import { type Env, EnvReader, readNamespaceFile } from "../src/env.ts";
 import { LOG_LEVELS, type LogLevel } from "../src/logging.ts";
 import { defaultPodSettings, type PodSettings } from "./controllers/cronjob-for-workflow.ts";
 import type { RunCompletionSettings } from "./controllers/run-completion.ts";
+import { defaultStartTimeoutMs } from "./controllers/run-phase.ts";
 import type { WorkflowControllerHooks } from "./controllers/workflow.ts";
 import type { BackoffOptions } from "./runtime/backoff.ts";
 import {
@@ -49,6 +50,56 @@ export interface OperatorConfig {
    * when absent (runOperatorCommand builds it when DATABASE_URL is set).
    */
   runCompletion?: RunCompletionSettings;
+}
+
+/** A variable holding JSON of a given shape; a problem is recorded when it has another. */
+function jsonSetting<T>(
+  reader: EnvReader,
+  name: string,
+  isShape: (value: unknown) => value is T,
+  shape: string,
+): T | undefined {
+  const raw = reader.get(name);
+  if (raw === undefined || raw.trim() === "") return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    value = undefined;
+  }
+  if (isShape(value)) return value;
+  reader.problems.push(`${name}=${JSON.stringify(raw)}: must be ${shape}`);
+  return undefined;
+}
+
+function isStringMap(value: unknown): value is Record<string, string> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => typeof v === "string")
+  );
+}
+
+const tolerationFields: Record<string, string> = {
+  key: "string",
+  operator: "string",
+  value: "string",
+  effect: "string",
+  tolerationSeconds: "number",
+};
+
+function isTolerationList(value: unknown): value is k8s.V1Toleration[] {
+  return (
+    Array.isArray(value) &&
+    value.every(
+      (item) =>
+        typeof item === "object" &&
+        item !== null &&
+        !Array.isArray(item) &&
+        Object.entries(item).every(([field, v]) => tolerationFields[field] === typeof v),
+    )
+  );
 }
 
 export class OperatorConfigError extends Error {
@@ -114,6 +165,16 @@ export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
     if (!quantity.test(value ?? ""))
       problems.push(`${variable}=${JSON.stringify(value)}: must be a Kubernetes quantity like 100m or 64Mi`);
   }
+  const nodeSelector = jsonSetting(
+    reader,
+    "RUN_NODE_SELECTOR",
+    isStringMap,
+    "a JSON object of label → value",
+  );
+  if (nodeSelector !== undefined) config.pods.nodeSelector = nodeSelector;
+  const tolerations = jsonSetting(reader, "RUN_TOLERATIONS", isTolerationList, "a JSON list of tolerations");
+  if (tolerations !== undefined) config.pods.tolerations = tolerations;
+  config.pods.startTimeoutMs = reader.duration("RUN_START_TIMEOUT", defaultStartTimeoutMs);
   if (problems.length > 0)
     throw new OperatorConfigError(`invalid operator configuration:\n  ${problems.join("\n  ")}`);
   return config;

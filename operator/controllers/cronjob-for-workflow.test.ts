@@ -189,7 +189,6 @@ describe("cronJobForWorkflow", () => {
           allowPrivilegeEscalation: false,
           capabilities: { drop: ["ALL"] },
           runAsNonRoot: true,
-          runAsUser: 65532,
           readOnlyRootFilesystem: true,
           seccompProfile: { type: "RuntimeDefault" },
         },
@@ -245,12 +244,33 @@ describe("cronJobForWorkflow", () => {
       restartPolicy: "Never",
       automountServiceAccountToken: false,
       enableServiceLinks: false,
-      securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+      // A chosen user: images that run as root by default (busybox) still start.
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 65532,
+        runAsGroup: 65532,
+        seccompProfile: { type: "RuntimeDefault" },
+      },
     });
+    expect(pod).not.toHaveProperty("nodeSelector");
+    expect(pod).not.toHaveProperty("tolerations");
     expect(pod?.containers[0]?.resources).toEqual({
       requests: { cpu: "50m", memory: "64Mi" },
       limits: { cpu: "500m", memory: "256Mi" },
     });
+  });
+
+  it("sends runs to the node pool the installation names", () => {
+    const settings: PodSettings = {
+      ...defaultPodSettings,
+      nodeSelector: { "chronoverse.dev/real-node": "true" },
+      tolerations: [
+        { key: "chronoverse.dev/real-node", operator: "Equal", value: "true", effect: "NoSchedule" },
+      ],
+    };
+    const pod = cronJobForWorkflow(workflow(containerSpec), settings).spec?.jobTemplate.spec?.template.spec;
+    expect(pod?.nodeSelector).toEqual({ "chronoverse.dev/real-node": "true" });
+    expect(pod?.tolerations).toEqual(settings.tolerations);
   });
 
   it("is deterministic: the same workflow gives the same CronJob", () => {

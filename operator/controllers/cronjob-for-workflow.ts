@@ -13,6 +13,12 @@ export interface PodSettings {
   resources: { requests: Record<string, string>; limits: Record<string, string> };
   /** The installation lets heartbeats reach private and cluster-internal addresses (`--allow-private`). */
   allowPrivateHeartbeats?: boolean;
+  /** Where runs go: a node pool set aside for untrusted workloads (RUN_NODE_SELECTOR). */
+  nodeSelector?: Record<string, string>;
+  /** Taints of that pool the runs tolerate (RUN_TOLERATIONS). */
+  tolerations?: k8s.V1Toleration[];
+  /** How long a run's container may be unable to start (image pull, create) before the run fails (RUN_START_TIMEOUT). */
+  startTimeoutMs?: number;
 }
 
 export const defaultPodSettings: PodSettings = {
@@ -27,8 +33,13 @@ export const defaultPodSettings: PodSettings = {
 export const heartbeatStartupSeconds = 30;
 /** Upper bound of the CronJob's start deadline (see docs/operator.md). */
 export const maxStartingDeadlineSeconds = 3600;
-/** The user id HEARTBEAT pods run as (the distroless "nonroot" user). */
-export const heartbeatUid = 65532;
+/**
+ * The user and group every run's container runs as, whatever the image's own
+ * USER says (the distroless "nonroot" id). Images that run as root by default,
+ * like busybox, then start under the restricted Pod Security profile instead
+ * of being refused by the kubelet; see docs/operator.md ("Who a run runs as").
+ */
+export const runUid = 65532;
 
 export const fieldManager = "chronoverse-operator";
 export const generationAnnotation = "chronoverse.dev/workflow-generation";
@@ -141,7 +152,6 @@ function runContainer(
         resources,
         securityContext: {
           ...restrictedContainerSecurity,
-          runAsUser: heartbeatUid,
           readOnlyRootFilesystem: true,
         },
       },
@@ -195,8 +205,19 @@ export function podTemplateForWorkflow(
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       terminationGracePeriodSeconds: 10,
-      securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: runUid,
+        runAsGroup: runUid,
+        seccompProfile: { type: "RuntimeDefault" },
+      },
       containers: [container],
+      ...(settings.nodeSelector !== undefined && Object.keys(settings.nodeSelector).length > 0
+        ? { nodeSelector: { ...settings.nodeSelector } }
+        : {}),
+      ...(settings.tolerations !== undefined && settings.tolerations.length > 0
+        ? { tolerations: settings.tolerations.map((t) => ({ ...t })) }
+        : {}),
     },
     deadline,
   };

@@ -2,6 +2,7 @@ import type * as k8s from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import type { WorkflowJobStatus } from "../api/v1alpha1/workflow-job.ts";
 import {
+  failedToStart,
   finishedCondition,
   observePod,
   observeWithoutPod,
@@ -91,6 +92,69 @@ describe("observePod", () => {
   it.each(cases)("%s", (_name, status, expected) => {
     const observed = observePod(pod(status), now);
     expect(observed).toMatchObject({ podName: "p1", ...expected });
+  });
+
+  describe("a container that cannot start", () => {
+    const waiting = (reason: string, createdAgoMs: number): k8s.V1Pod => ({
+      metadata: { name: "p1", creationTimestamp: new Date(now.getTime() - createdAgoMs) },
+      status: {
+        phase: "Pending",
+        containerStatuses: [container({ waiting: { reason, message: `why ${reason}` } })],
+      },
+    });
+
+    it.each([
+      ["ErrImagePull", 10_000, { phase: "QUEUED", reason: "ErrImagePull", recheckAfterMs: 50_000 }],
+      ["ImagePullBackOff", 59_999, { phase: "QUEUED", recheckAfterMs: 1 }],
+      [
+        "ImagePullBackOff",
+        60_000,
+        { phase: "FAILED", reason: "ImagePullBackOff", finishedAt: now.toISOString() },
+      ],
+      ["CreateContainerError", 61_000, { phase: "FAILED", reason: "CreateContainerError" }],
+      ["InvalidImageName", 0, { phase: "FAILED", reason: "InvalidImageName" }],
+      ["ErrImageNeverPull", 0, { phase: "FAILED", reason: "ErrImageNeverPull" }],
+    ] as Array<[string, number, Partial<RunObservation>]>)(
+      "%s after %d ms with a 60 s start timeout",
+      (reason, agoMs, expected) => {
+        const observed = observePod(waiting(reason, agoMs), now, 60_000);
+        expect(observed).toMatchObject(expected);
+        expect(failedToStart(observed)).toBe(expected.phase === "FAILED");
+      },
+    );
+
+    it("says what the kubelet said", () => {
+      expect(observePod(waiting("ErrImagePull", 120_000), now, 60_000).message).toBe(
+        "pod p1 could not start its container (ErrImagePull: why ErrImagePull)",
+      );
+    });
+
+    it("waits without a deadline for other reasons (ContainerCreating)", () => {
+      const observed = observePod(waiting("ContainerCreating", 3_600_000), now, 60_000);
+      expect(observed).toMatchObject({ phase: "QUEUED", reason: "ContainerCreating" });
+      expect(observed.recheckAfterMs).toBeUndefined();
+    });
+  });
+
+  it("keeps the container's own message for a failed start (command not in the image)", () => {
+    const observed = observePod(
+      pod({
+        phase: "Failed",
+        containerStatuses: [
+          container({
+            terminated: {
+              exitCode: 128,
+              reason: "StartError",
+              message: 'exec: "nope": executable file not found',
+            },
+          }),
+        ],
+      }),
+      now,
+    );
+    expect(observed).toMatchObject({ phase: "FAILED", reason: "StartError", exitCode: 128 });
+    expect(observed.message).toContain("executable file not found");
+    expect(failedToStart(observed)).toBe(false);
   });
 
   it("reads Date timestamps (typed list calls) like strings (watch)", () => {

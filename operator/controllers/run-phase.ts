@@ -5,7 +5,9 @@
 // (./workflow-job.ts) feeds it and writes the patch.
 //
 //   no Pod yet            → PENDING
-//   Pod Pending           → QUEUED
+//   Pod Pending           → QUEUED; FAILED once its container has been unable
+//                           to start (image not pullable, not creatable) for
+//                           the start timeout, or at once when it never can
 //   Pod Running           → RUNNING
 //   Pod Succeeded         → COMPLETED (exit code 0)
 //   Pod Failed            → FAILED (exit code; reason DeadlineExceeded, Evicted,
@@ -36,6 +38,32 @@ export interface RunObservation {
   startedAt?: string;
   finishedAt?: string;
   exitCode?: number;
+  /** Look again after this long: the verdict changes with time alone (a pod stuck before its start). */
+  recheckAfterMs?: number;
+}
+
+/** How long a run's container may fail to start before the run fails (RUN_START_TIMEOUT). */
+export const defaultStartTimeoutMs = 120_000;
+
+/**
+ * Why a container cannot start, as the kubelet says while it waits. Those in
+ * `neverStarts` cannot get better by waiting; the others may (a registry that
+ * comes back) and get the start timeout.
+ */
+const startFailures = new Set([
+  "ErrImagePull",
+  "ImagePullBackOff",
+  "InvalidImageName",
+  "ErrImageNeverPull",
+  "CreateContainerConfigError",
+  "CreateContainerError",
+  "RunContainerError",
+]);
+const neverStarts = new Set(["InvalidImageName", "ErrImageNeverPull"]);
+
+/** True when `observed` failed a run whose Pod never started: the Pod is then deleted, so the kubelet stops trying. */
+export function failedToStart(observed: RunObservation): boolean {
+  return observed.phase === "FAILED" && startFailures.has(observed.reason);
 }
 
 export function isTerminal(phase: JobPhase | undefined): boolean {
@@ -75,7 +103,11 @@ function failureReason(pod: k8s.V1Pod, terminated: k8s.V1ContainerStateTerminate
 }
 
 /** The phase a Pod shows. `now` stands in for a finish time the Pod does not report. */
-export function observePod(pod: k8s.V1Pod, now: Date): RunObservation {
+export function observePod(
+  pod: k8s.V1Pod,
+  now: Date,
+  startTimeoutMs: number = defaultStartTimeoutMs,
+): RunObservation {
   const podName = pod.metadata?.name ?? "";
   const container = runContainerStatus(pod);
   const terminated = container?.state?.terminated;
@@ -99,7 +131,12 @@ export function observePod(pod: k8s.V1Pod, now: Date): RunObservation {
       const finishedAt = timestamp(terminated?.finishedAt) ?? now.toISOString();
       const reason = failureReason(pod, terminated);
       const exitCode = terminated?.exitCode;
-      const detail = pod.status?.message ?? (exitCode === undefined ? "" : `exit code ${exitCode}`);
+      const containerSays = terminated?.message?.trim();
+      const detail =
+        pod.status?.message ??
+        [exitCode === undefined ? "" : `exit code ${exitCode}`, containerSays ?? ""]
+          .filter((part) => part !== "")
+          .join(", ");
       return {
         ...base,
         phase: "FAILED",
@@ -112,6 +149,28 @@ export function observePod(pod: k8s.V1Pod, now: Date): RunObservation {
     default: {
       // Pending (or Unknown): scheduled but not started. A waiting container says why (ImagePullBackOff, …).
       const waiting = container?.state?.waiting?.reason;
+      if (waiting !== undefined && startFailures.has(waiting)) {
+        const created = timestamp(pod.metadata?.creationTimestamp);
+        const since = created === undefined ? now.getTime() : Date.parse(created);
+        const leftMs = neverStarts.has(waiting) ? 0 : since + startTimeoutMs - now.getTime();
+        const why = container?.state?.waiting?.message?.trim();
+        if (leftMs <= 0) {
+          return {
+            ...base,
+            phase: "FAILED",
+            reason: waiting,
+            message: `pod ${podName} could not start its container (${waiting}${why ? `: ${why}` : ""})`,
+            finishedAt: now.toISOString(),
+          };
+        }
+        return {
+          ...base,
+          phase: "QUEUED",
+          reason: waiting,
+          message: `pod ${podName} cannot start its container yet (${waiting}${why ? `: ${why}` : ""})`,
+          recheckAfterMs: leftMs,
+        };
+      }
       return {
         ...base,
         phase: "QUEUED",

@@ -35,6 +35,7 @@ import {
   workflowOfBatchJob,
 } from "./run-mirror.ts";
 import {
+  failedToStart,
   isTerminal,
   observePod,
   observeWithoutPod,
@@ -302,8 +303,27 @@ export class RunController {
     const { observation, requeue } = ownPod
       ? await this.#observeManual(run, now)
       : await this.#observeAutomatic(run, now);
-    if (observation !== undefined) await this.#record(run, observation, now);
-    return requeue;
+    if (observation === undefined) return requeue;
+    await this.#record(run, observation, now);
+    if (failedToStart(observation) && observation.podName !== undefined) {
+      // The kubelet would go on pulling (or creating) until the deadline.
+      await this.#deletePod(namespace, observation.podName);
+    }
+    if (observation.recheckAfterMs === undefined) return requeue;
+    const recheck = Math.min(observation.recheckAfterMs, requeue?.requeueAfterMs ?? Number.POSITIVE_INFINITY);
+    return { ...requeue, requeueAfterMs: recheck };
+  }
+
+  #observePod(pod: k8s.V1Pod, now: Date): RunObservation {
+    return observePod(pod, now, this.#options.podSettings.startTimeoutMs);
+  }
+
+  async #deletePod(namespace: string, name: string): Promise<void> {
+    try {
+      await this.#core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
   }
 
   async #observeManual(
@@ -317,7 +337,7 @@ export class RunController {
     const hadPod = run.status?.podName !== undefined && run.status.podName !== "";
     const podName = hadPod ? (run.status?.podName ?? "") : manualPodName(name, attempt);
     const cached = this.pods.get(namespace, podName);
-    if (cached !== undefined) return { observation: observePod(cached, now) };
+    if (cached !== undefined) return { observation: this.#observePod(cached, now) };
 
     const workflow = await this.#workflow(namespace, run.spec.workflowName);
     // The workflow is gone: the garbage collector removes its runs too.
@@ -325,7 +345,7 @@ export class RunController {
     if (hadPod) {
       // The cache may be behind: ask before calling the Pod gone.
       const pod = await this.#readPod(namespace, podName);
-      if (pod !== undefined) return { observation: observePod(pod, now) };
+      if (pod !== undefined) return { observation: this.#observePod(pod, now) };
       return { observation: this.#ended(run, workflow, "PodDeleted", `pod ${podName} was deleted`, now) };
     }
     if (workflow.spec.terminated) {
@@ -366,12 +386,12 @@ export class RunController {
         "created the pod of a manual run",
       );
       await this.#options.events.record(run, "Normal", "PodCreated", `created pod ${podName}`);
-      return { observation: observePod(created, now) };
+      return { observation: this.#observePod(created, now) };
     } catch (error) {
       if (isConflict(error)) {
         // AlreadyExists: created before (a restart, or the cache is behind).
         const pod = await this.#readPod(namespace, podName);
-        if (pod !== undefined) return { observation: observePod(pod, now) };
+        if (pod !== undefined) return { observation: this.#observePod(pod, now) };
         throw error;
       }
       if (isPermanent(error)) {
@@ -401,7 +421,7 @@ export class RunController {
       };
     }
     const cached = this.#newestPod(this.pods.list(namespace), jobName);
-    if (cached !== undefined) return { observation: observePod(cached, now) };
+    if (cached !== undefined) return { observation: this.#observePod(cached, now) };
 
     const job = this.batchJobs.get(namespace, jobName) ?? (await this.#readBatchJob(namespace, jobName));
     const hadPod = run.status?.podName !== undefined;
@@ -420,7 +440,7 @@ export class RunController {
     // The Pod is not in the cache, yet it existed or the Job has ended: ask the apiserver.
     const listed = await this.#core.listNamespacedPod({ namespace, labelSelector: `job-name=${jobName}` });
     const pod = this.#newestPod(listed.items, jobName);
-    if (pod !== undefined) return { observation: observePod(pod, now) };
+    if (pod !== undefined) return { observation: this.#observePod(pod, now) };
     const workflow = await this.#workflow(namespace, run.spec.workflowName);
     // The workflow is gone: the garbage collector removes its runs too.
     if (workflow === undefined) return {};
