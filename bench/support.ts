@@ -25,6 +25,7 @@ import { createHandlers } from "../src/grpc/handlers.ts";
 import { type RunningGrpcServer, startGrpcServer } from "../src/grpc/server.ts";
 import type { ServiceFactory } from "../src/grpc/service.ts";
 import type { Logger } from "../src/logging.ts";
+import { waitFor } from "../test/support/wait.ts";
 
 export const root = resolve(import.meta.dirname, "..");
 
@@ -323,6 +324,10 @@ export async function createBenchNamespace(kc: k8s.KubeConfig, prefix: string): 
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const name = `${prefix}-${randomBytes(4).toString("hex")}`;
   await core.createNamespace({ body: { metadata: { name, labels: { "chronoverse.dev/bench": "true" } } } });
+  // Pods are refused until the namespace's `default` ServiceAccount exists.
+  await waitFor(`ServiceAccount ${name}/default`, () =>
+    core.readNamespacedServiceAccount({ name: "default", namespace: name }),
+  );
   return {
     name,
     async remove() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kwok) and the CLI tools (helm, grpcurl) from public Go modules,
+# kube-scheduler, kwok), the real node's parts (kubelet, kube-proxy, CoreDNS,
+# crictl) and the CLI tools (helm, grpcurl) from public Go modules,
 # into a cache outside the checkout keyed by version. A binary that is already
 # cached is not rebuilt. Usage: hack/build-tools.sh [tool...]  (default: all)
 set -euo pipefail
@@ -26,8 +27,10 @@ link() { ln -sfn "$1-$2" "$bin/$1"; }
 build_kubernetes() {
   local k=$KUBERNETES_VERSION s="v0.${KUBERNETES_VERSION#1.}" minor
   minor=${k#1.}; minor=${minor%%.*}
-  if have kube-apiserver "$k" && have kube-controller-manager "$k" && have kube-scheduler "$k"; then
-    for c in kube-apiserver kube-controller-manager kube-scheduler; do link "$c" "$k"; done
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy) c missing=()
+  for c in "${cmds[@]}"; do have "$c" "$k" || missing+=("$c"); done
+  if [ ${#missing[@]} -eq 0 ]; then
+    for c in "${cmds[@]}"; do link "$c" "$k"; done
     return
   fi
   log "building Kubernetes v$k (cold build: tens of minutes)"
@@ -43,13 +46,14 @@ build_kubernetes() {
     for m in $(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => \./staging/.*#\1#p' "$kmod"); do
       go mod edit -replace="$m=$m@$s"
     done
-    go get "k8s.io/kubernetes/cmd/kube-apiserver@v$k" "k8s.io/kubernetes/cmd/kube-controller-manager@v$k" \
-      "k8s.io/kubernetes/cmd/kube-scheduler@v$k"
+    local pkgs=() c
+    for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c@v$k"); done
+    go get "${pkgs[@]}"
     local v="-X k8s.io/component-base/version.gitVersion=v$k -X k8s.io/component-base/version.gitMajor=1"
     v+=" -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
     v+=" -X k8s.io/client-go/pkg/version.gitVersion=v$k -X k8s.io/client-go/pkg/version.gitMajor=1"
     v+=" -X k8s.io/client-go/pkg/version.gitMinor=$minor"
-    for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    for c in "${missing[@]}"; do
       go build -ldflags "-s -w $v" -o "$bin/$c-$k.tmp" "k8s.io/kubernetes/cmd/$c"
       mv "$bin/$c-$k.tmp" "$bin/$c-$k"
       link "$c" "$k"
@@ -97,9 +101,53 @@ build_kwok() {
   mkdir -p "$crds"
   cp "$src/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" "$src/kustomize/crd/bases/kwok.x-k8s.io_clusterlogs.yaml" "$crds/"
 }
-build_helm() {
-  go_install helm "$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" \
-    "-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
+# CoreDNS with only the plugins the local cluster uses (Services and Pods by
+# name, forwarding the rest like the host), the way CoreDNS documents custom
+# builds: a main that imports the chosen plugins and runs coremain.
+build_coredns() {
+  local main
+  main=$(cat <<'GO'
+package main
+
+import (
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/bind"
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/forward"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+	_ "github.com/coredns/coredns/plugin/loadbalance"
+)
+
+func main() { coremain.Run() }
+GO
+)
+  # The plugin list is part of the version: changing it rebuilds.
+  local version
+  version="$COREDNS_VERSION-$(printf '%s' "$main" | sha256sum | cut -c1-8)"
+  have coredns "$version" || {
+    log "building coredns v$COREDNS_VERSION"
+    local d="$work/coredns-$COREDNS_VERSION"
+    mkdir -p "$d"
+    (
+      cd "$d"
+      [ -f go.mod ] || go mod init local/corednsbin >/dev/null 2>&1
+      printf '%s\n' "$main" >main.go
+      go get "github.com/coredns/coredns@v$COREDNS_VERSION"
+      go mod tidy
+      go build -ldflags "-s -w" -o "$bin/coredns-$version.tmp" .
+      mv "$bin/coredns-$version.tmp" "$bin/coredns-$version"
+    )
+  }
+  link coredns "$version"
+}
+
+# crictl: how hack/real-node.sh stops the node's pod sandboxes (and so tears
+# down their network) before it stops containerd.
+build_crictl() {
+  go_install crictl "$CRICTL_VERSION" "sigs.k8s.io/cri-tools/cmd/crictl@v$CRICTL_VERSION" \
+    "-X sigs.k8s.io/cri-tools/pkg/version.Version=v$CRICTL_VERSION"
 }
 build_grpcurl() {
   go_install grpcurl "$GRPCURL_VERSION" "github.com/fullstorydev/grpcurl/cmd/grpcurl@v$GRPCURL_VERSION" \
@@ -107,6 +155,6 @@ build_grpcurl() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(etcd kwok kubernetes helm grpcurl)
+[ ${#tools[@]} -gt 0 ] || tools=(etcd kwok kubernetes coredns crictl helm grpcurl)
 for t in "${tools[@]}"; do "build_$t"; done
 log "binaries ready in $bin"

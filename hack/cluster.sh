@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler and kwok (one simulated node), all on 127.0.0.1, built by
-# hack/build-tools.sh. Usage: hack/cluster.sh up|down|status|env
-#   up      build binaries if needed, start everything, wait for /readyz and a Ready node
+# kube-scheduler, kwok (one simulated node, kwok-node-0) and, where the machine
+# can run containers, a real node (real-node-0, hack/real-node.sh), all on
+# 127.0.0.1, built by hack/build-tools.sh. Usage: hack/cluster.sh up|down|status|env
+#   up      build binaries if needed, start everything, wait for /readyz and Ready nodes
+#           (CLUSTER_REAL_NODE=0: the kwok node only)
 #   down    stop every process `up` started (and nothing else)
 #   status  exit 0 when the apiserver answers /readyz
 #   env     print `export KUBECONFIG=...`
@@ -54,15 +56,33 @@ readyz() {
 
 status() { [ -f "$token_file" ] && readyz; }
 
+# A client certificate (group system:masters) the apiserver shows kubelets: the
+# real node's kubelet serves its API (logs, exec, port-forward) only to it.
+write_kubelet_client_cert() {
+  [ -f "$dir/pki/kubelet-client.crt" ] && return
+  (
+    cd "$dir/pki"
+    openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" \
+      -keyout kubelet-client.key -out kubelet-client.csr 2>/dev/null
+    openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -out kubelet-client.crt 2>/dev/null
+    rm -f kubelet-client.csr
+    chmod 600 kubelet-client.key
+  )
+}
+
 write_pki() {
-  [ -f "$dir/pki/apiserver.crt" ] && return
+  [ -f "$dir/pki/apiserver.crt" ] && { write_kubelet_client_cert; return; }
   mkdir -p "$dir/pki"
   (
     cd "$dir/pki"
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=chronoverse-local-ca" \
       -keyout ca.key -out ca.crt 2>/dev/null
     openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout apiserver.key -out apiserver.csr 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n' >san.ext
+    # Pods on the real node reach the apiserver as the `kubernetes` Service (10.96.0.1)
+    # through the node's bridge address.
+    printf 'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,IP:%s,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n' \
+      "$("$root/hack/real-node.sh" gateway)" >san.ext
     openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
       -extfile san.ext -out apiserver.crt 2>/dev/null
     openssl genrsa -out sa.key 2048 2>/dev/null
@@ -71,6 +91,7 @@ write_pki() {
   head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$token_file"
   printf '%s,admin,admin,"system:masters"\n' "$(cat "$token_file")" >"$dir/pki/tokens.csv"
   chmod 600 "$token_file" "$dir/pki/tokens.csv" "$dir/pki/"*.key
+  write_kubelet_client_cert
 }
 
 write_kubeconfig() {
@@ -138,16 +159,21 @@ up() {
     --client-ca-file "$dir/pki/ca.crt" --token-auth-file "$dir/pki/tokens.csv" --authorization-mode Node,RBAC \
     --service-account-issuer "https://127.0.0.1:$api_port" --service-account-key-file "$dir/pki/sa.key" \
     --service-account-signing-key-file "$dir/pki/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
-    --allow-privileged=true --disable-admission-plugins ServiceAccount,TaintNodesByCondition --enable-priority-and-fairness=false \
+    --allow-privileged=true --disable-admission-plugins TaintNodesByCondition --enable-priority-and-fairness=false \
     --kubelet-preferred-address-types InternalIP,Hostname --endpoint-reconciler-type none \
+    --kubelet-client-certificate "$dir/pki/kubelet-client.crt" --kubelet-client-key "$dir/pki/kubelet-client.key" \
     --feature-gates PodLogsQuerySplitStreams=true
   wait_for kube-apiserver 90 readyz
+  # The workload, Service and volume controllers that Deployments, StatefulSets and
+  # Services need on the real node; no node lifecycle, so nothing taints or evicts.
   start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$kubeconfig" --leader-elect=false \
-    --controllers cronjob,job,garbagecollector,namespace,serviceaccount,podgc,ttl-after-finished \
-    --service-cluster-ip-range 10.96.0.0/16 --secure-port 0 --concurrent-gc-syncs 5
+    --controllers cronjob,job,garbagecollector,namespace,serviceaccount,podgc,ttl-after-finished,deployment,replicaset,statefulset,daemonset,disruption,endpoint,endpointslice,endpointslicemirroring,root-ca-cert-publisher,persistentvolume-binder,pv-protection,pvc-protection \
+    --root-ca-file "$dir/pki/ca.crt" --service-cluster-ip-range 10.96.0.0/16 --secure-port 0 --concurrent-gc-syncs 5
   start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$kubeconfig" --leader-elect=false --secure-port 0
   install_kwok_crds
-  start kwok "$bin/kwok" --kubeconfig "$kubeconfig" --manage-all-nodes=true \
+  # kwok keeps to its own node: it would otherwise fake the status of the real node's pods.
+  start kwok "$bin/kwok" --kubeconfig "$kubeconfig" --manage-all-nodes=false \
+    --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --node-ip 127.0.0.1 --node-name localhost --node-port "$kwok_port" --server-address "127.0.0.1:$kwok_port" \
     --cidr 10.244.0.0/16 --node-lease-duration-seconds 40 --config "$dir/kwok.yaml" --enable-crds Logs,ClusterLogs
   kubectl --kubeconfig "$kubeconfig" apply -f - >/dev/null <<YAML
@@ -162,9 +188,17 @@ YAML
   for c in kube-controller-manager kube-scheduler kwok; do
     alive "$c" || { log "$c exited:"; tail -n 30 "$dir/logs/$c.log" >&2; return 1; }
   done
-  log "ready in $((SECONDS - t0))s"
+  log "control plane and kwok node ready in $((SECONDS - t0))s"
+  local why real="no real node"
+  if why=$("$root/hack/real-node.sh" check); then
+    "$root/hack/real-node.sh" up
+    real="real node real-node-0 (runs containers; taint chronoverse.dev/real-node=true:NoSchedule)"
+  else
+    log "no real node ($why): pods run on the kwok node only"
+  fi
   cat <<TXT
 Local control plane is up (Kubernetes v$KUBERNETES_VERSION, etcd v$ETCD_VERSION, kwok v$KWOK_VERSION).
+  nodes: kwok-node-0 (simulated), $real
   export KUBECONFIG=$kubeconfig
   kubectl get nodes
 Logs: $dir/logs/   Stop it with: make cluster-down
@@ -174,6 +208,7 @@ TXT
 # stop every process recorded in $dir/pids: TERM, then KILL after 10 s.
 down_quiet() {
   [ -d "$dir/pids" ] || return 0
+  "$root/hack/real-node.sh" down
   local pids=() f
   for f in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
     if alive "$f"; then pids+=("$(cat "$dir/pids/$f.pid")"); kill -TERM "$(cat "$dir/pids/$f.pid")" 2>/dev/null || true; fi

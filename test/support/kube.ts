@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import { inject } from "vitest";
+import { waitFor } from "./wait.ts";
 
 export function testKubeConfig(): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
@@ -19,6 +20,11 @@ export async function createTestNamespace(kc: k8s.KubeConfig, prefix = "test"): 
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const name = `${prefix}-${randomBytes(4).toString("hex")}`;
   await core.createNamespace({ body: { metadata: { name, labels: { "chronoverse.dev/test": "true" } } } });
+  // The ServiceAccount admission plugin refuses pods until the namespace's
+  // `default` ServiceAccount exists (the serviceaccount controller makes it).
+  await waitFor(`ServiceAccount ${name}/default`, () =>
+    core.readNamespacedServiceAccount({ name: "default", namespace: name }),
+  );
   return {
     name,
     async remove() {

@@ -5,49 +5,21 @@
 // completes), run it now with ScheduleJob, follow its log live with
 // StreamJobLogs until the run ends, read the retained log after its Pod is
 // gone, see the notification and the analytics, terminate and delete.
-import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { credentials, type Metadata } from "@grpc/grpc-js";
+import { join } from "node:path";
+import type { Metadata } from "@grpc/grpc-js";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { AnalyticsServiceClient } from "../../../gen/analytics/analytics.ts";
-import { JobsServiceClient, type Log, LogSortOrder, LogStream } from "../../../gen/jobs/jobs.ts";
-import { NotificationsServiceClient } from "../../../gen/notifications/notifications.ts";
-import { UsersServiceClient } from "../../../gen/users/users.ts";
-import { WorkflowsServiceClient } from "../../../gen/workflows/workflows.ts";
+import { type Log, LogSortOrder, LogStream } from "../../../gen/jobs/jobs.ts";
 import { bearerMetadata } from "../../../src/grpc/client.ts";
 import { installCrds } from "../../support/crds.ts";
-import { TEST_SERVICE_KEY, TEST_USER_KEY, unary } from "../../support/grpc.ts";
+import { unary } from "../../support/grpc.ts";
 import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
 import { criLine, serveLogFrom } from "../../support/kwok.ts";
-import { freePort } from "../../support/net.ts";
 import { createTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { type Stack, startStack } from "../../support/stack.ts";
 import { waitFor } from "../../support/wait.ts";
-
-const bin = resolve(import.meta.dirname, "../../../bin/chronoverse");
-const services = ["users", "workflows", "jobs", "notifications", "analytics"] as const;
-
-interface Process {
-  child: ChildProcess;
-  output: string[];
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv): Process {
-  const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-  const output: string[] = [];
-  child.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  return { child, output };
-}
-
-async function stop(p: Process | undefined): Promise<void> {
-  if (p === undefined || p.child.exitCode !== null) return;
-  const exited = new Promise((resolveExit) => p.child.once("exit", resolveExit));
-  p.child.kill("SIGTERM");
-  await exited;
-}
 
 describe("a user's journey through serve all + operator", () => {
   const kc = testKubeConfig();
@@ -56,73 +28,31 @@ describe("a user's journey through serve all + operator", () => {
   const batch = kc.makeApiClient(k8s.BatchV1Api);
   let ns: TestNamespace;
   let database: TestDatabase;
-  let serve: Process | undefined;
-  let operator: Process | undefined;
+  let stack: Stack | undefined;
   let logDir: string;
-  const ports = {} as Record<(typeof services)[number], number>;
 
   beforeAll(async () => {
     await installCrds(kc);
     ns = await createTestNamespace(kc, "journey");
     database = await createTestDatabase();
     logDir = mkdtempSync(join(tmpdir(), "cv-journey-"));
-    for (const service of services) ports[service] = await freePort();
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      KUBECONFIG: inject("kubeconfig"),
-      DATABASE_URL: database.url,
-      CHRONOVERSE_NAMESPACE: ns.name,
-      CHRONOVERSE_HOST: "127.0.0.1",
-      CHRONOVERSE_USER_TOKEN_KEY: TEST_USER_KEY,
-      CHRONOVERSE_SERVICE_TOKEN_KEY: TEST_SERVICE_KEY,
-      OPERATOR_METRICS_PORT: "0",
-      OPERATOR_PROBE_PORT: "0",
-      OPERATOR_HOST: "127.0.0.1",
-      LOG_LEVEL: "warn",
-    };
-    for (const service of services) {
-      env[`CHRONOVERSE_${service.toUpperCase()}_PORT`] = String(ports[service]);
-      env[`CHRONOVERSE_${service.toUpperCase()}_ADDRESS`] = `127.0.0.1:${ports[service]}`;
-    }
-    serve = start(["serve", "all"], env);
-    operator = start(["operator"], env);
-    await waitFor("every service to answer", async () => {
-      if (serve?.child.exitCode !== null) throw new Error(`serve exited: ${serve?.output.join("")}`);
-      const users = new UsersServiceClient(`127.0.0.1:${ports.users}`, credentials.createInsecure());
-      try {
-        await unary(users, users.getUser, { id: "" }, undefined, { deadline: Date.now() + 1000 });
-      } catch (error) {
-        // InvalidArgument/Unauthenticated means the server answered.
-        if ((error as { code?: number }).code === 14) throw error;
-      } finally {
-        users.close();
-      }
-      return true;
+    stack = await startStack({
+      kubeconfig: inject("kubeconfig"),
+      namespace: ns.name,
+      databaseUrl: database.url,
     });
   });
 
   afterAll(async () => {
-    await stop(operator);
-    await stop(serve);
+    await stack?.stop();
     await ns?.remove();
     await database?.drop();
     rmSync(logDir, { recursive: true, force: true });
   });
 
-  function client<C>(
-    Cls: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => C,
-    port: number,
-  ): C {
-    return new Cls(`127.0.0.1:${port}`, credentials.createInsecure());
-  }
-
   it("registers, creates a workflow, runs it, streams and keeps its log, then cleans up", async () => {
-    const users = client(UsersServiceClient, ports.users);
-    const workflows = client(WorkflowsServiceClient, ports.workflows);
-    const jobs = client(JobsServiceClient, ports.jobs);
-    const notifications = client(NotificationsServiceClient, ports.notifications);
-    const analytics = client(AnalyticsServiceClient, ports.analytics);
+    const clients = (stack as Stack).clients();
+    const { users, workflows, jobs, notifications, analytics } = clients;
 
     // Register: the token arrives in the `authorization` response header.
     const registered = await unary(users, users.registerUser, {
@@ -298,6 +228,6 @@ describe("a user's journey through serve all + operator", () => {
       return list.items.length === 0 ? true : undefined;
     });
 
-    for (const c of [users, workflows, jobs, notifications, analytics]) c.close();
+    clients.close();
   }, 240_000);
 });
