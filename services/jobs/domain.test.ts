@@ -25,6 +25,7 @@ import {
   parseSortOrder,
   parseTimestampedLine,
   parseWorkflowGeneration,
+  readsAreSplit,
   updatedAt,
 } from "./domain.ts";
 
@@ -279,5 +280,25 @@ describe("logs", () => {
       ],
     });
     expect(mergeSplitReads([], []).lines).toEqual([]);
+    // Not split, with a line written between the two reads.
+    expect(mergeSplitReads([a, b], [a, b, c])).toEqual({
+      split: false,
+      lines: [a, b, c].map((l) => ({ ...l, stream: "stdout" })),
+    });
   });
+
+  it.each([
+    ["both empty: nothing tells yet", [], [], undefined],
+    ["stdout only", ["a"], [], true],
+    ["stderr only", [], ["a"], true],
+    ["the same log twice", ["a", "b"], ["a", "b"], false],
+    ["one read a line behind", ["a"], ["a", "b"], false],
+    ["different lines", ["a", "c"], ["b"], true],
+  ] as Array<[string, string[], string[], boolean | undefined]>)(
+    "readsAreSplit: %s",
+    (_name, out, err, split) => {
+      const line = (message: string) => ({ timestamp: "2026-01-01T00:00:01.000Z", message });
+      expect(readsAreSplit(out.map(line), err.map(line))).toBe(split);
+    },
+  );
 });

@@ -433,21 +433,40 @@ export interface TimedLine {
 }
 
 /**
- * The two reads of a pod log with stream=Stdout and stream=Stderr. An
- * apiserver without split streams (or a node that ignores the option, like
- * kwok) answers both with the whole log: identical, non-empty reads mean "not
- * split" and every line is reported as stdout. Otherwise the two are merged by
- * timestamp (stable: stdout first on ties).
+ * Whether two reads of one pod log, with stream=Stdout and stream=Stderr, came
+ * back split. An apiserver without split streams, or a node that ignores the
+ * option (kwok; a kubelet without the gate), answers both with the whole log:
+ * both then hold it, one a prefix of the other (a line may be written between
+ * the two reads). Undefined while the log is empty: nothing tells yet.
+ */
+export function readsAreSplit(
+  stdout: readonly TimedLine[],
+  stderr: readonly TimedLine[],
+): boolean | undefined {
+  if (stdout.length === 0 && stderr.length === 0) return undefined;
+  if (stdout.length === 0 || stderr.length === 0) return true;
+  const shorter = Math.min(stdout.length, stderr.length);
+  for (let i = 0; i < shorter; i++) {
+    const out = stdout[i];
+    const err = stderr[i];
+    if (out?.timestamp !== err?.timestamp || out?.message !== err?.message) return true;
+  }
+  return false;
+}
+
+/**
+ * The two reads of a pod log with stream=Stdout and stream=Stderr, as one log:
+ * not split (see readsAreSplit), every line is reported as stdout; otherwise
+ * the two are merged by timestamp (stable: stdout first on ties).
  */
 export function mergeSplitReads(
   stdout: readonly TimedLine[],
   stderr: readonly TimedLine[],
 ): { split: boolean; lines: (TimedLine & { stream: LogStreamName })[] } {
-  const identical =
-    stdout.length > 0 &&
-    stdout.length === stderr.length &&
-    stdout.every((l, i) => l.timestamp === stderr[i]?.timestamp && l.message === stderr[i]?.message);
-  if (identical) return { split: false, lines: stdout.map((l) => ({ ...l, stream: "stdout" })) };
+  if (readsAreSplit(stdout, stderr) === false) {
+    const whole = stdout.length >= stderr.length ? stdout : stderr;
+    return { split: false, lines: whole.map((l) => ({ ...l, stream: "stdout" })) };
+  }
   const merged: (TimedLine & { stream: LogStreamName })[] = [];
   let i = 0;
   let j = 0;

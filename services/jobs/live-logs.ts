@@ -3,14 +3,22 @@
 //
 // Stdout and stderr: the apiserver's split-stream option (`stream=Stdout` /
 // `stream=Stderr`, feature gate PodLogsQuerySplitStreams) needs the node to
-// honour it too. kwok (the local cluster) and nodes without the gate answer
-// both with the whole log. So every read asks for both streams, and two
-// identical answers mean "not split": the lines are then reported as stdout.
-// Once a read has seen the streams split, followers open one connection per
-// stream; until then a follower reads the combined log (see docs/jobs.md).
+// honour it too. kwok and kubelets without the gate answer both with the whole
+// log, and one cluster can have both kinds of node. So every read asks for
+// both streams and compares them (readsAreSplit), and a follower learns the
+// answer for its Pod before it sends the first line: it follows the combined
+// log, and at its first line reads both streams once; split, it starts over
+// with one follower per stream (nothing sent yet), else it goes on with the
+// combined log as stdout. The verdict is kept per Pod (see docs/jobs.md).
 import type { KubeConfig } from "@kubernetes/client-node";
 import { PodLogError, podLogLines } from "../../src/kube/pod-log.ts";
-import { type LogStreamName, mergeSplitReads, parseTimestampedLine, type TimedLine } from "./domain.ts";
+import {
+  type LogStreamName,
+  mergeSplitReads,
+  parseTimestampedLine,
+  readsAreSplit,
+  type TimedLine,
+} from "./domain.ts";
 
 export interface LiveLine extends TimedLine {
   stream: LogStreamName;
@@ -25,9 +33,10 @@ export interface LivePodLog {
    * closes the API connection at once).
    */
   follow(pod: string, signal: AbortSignal): AsyncGenerator<LiveLine>;
-  /** Whether a read has seen the cluster split stdout from stderr. */
-  readonly splitSeen: boolean;
 }
+
+/** Pods whose split verdict is remembered (the oldest is forgotten first). */
+const rememberedPods = 1000;
 
 /** The container name of a run's Pod (the operator's pod template). Undefined: the Pod's only container. */
 export interface LivePodLogOptions {
@@ -42,7 +51,13 @@ function isNoLog(error: unknown): boolean {
 }
 
 export function createLivePodLog({ kc, namespace, container }: LivePodLogOptions): LivePodLog {
-  let splitSeen = false;
+  const splitByPod = new Map<string, boolean>();
+  const remember = (pod: string, split: boolean | undefined) => {
+    if (split === undefined) return;
+    splitByPod.delete(pod);
+    splitByPod.set(pod, split);
+    if (splitByPod.size > rememberedPods) splitByPod.delete(splitByPod.keys().next().value ?? "");
+  };
 
   const readStream = async (pod: string, stream: "Stdout" | "Stderr", signal?: AbortSignal) => {
     const lines: TimedLine[] = [];
@@ -66,9 +81,8 @@ export function createLivePodLog({ kc, namespace, container }: LivePodLogOptions
         readStream(pod, "Stdout", signal),
         readStream(pod, "Stderr", signal),
       ]);
-      const merged = mergeSplitReads(stdout, stderr);
-      if (merged.split && stdout.length + stderr.length > 0) splitSeen = true;
-      return merged.lines;
+      remember(pod, readsAreSplit(stdout, stderr));
+      return mergeSplitReads(stdout, stderr).lines;
     } catch (error) {
       if (error instanceof PodLogError && error.statusCode === 404) return undefined;
       if (isNoLog(error)) return [];
@@ -100,11 +114,33 @@ export function createLivePodLog({ kc, namespace, container }: LivePodLogOptions
   }
 
   async function* follow(pod: string, signal: AbortSignal): AsyncGenerator<LiveLine> {
-    if (!splitSeen) {
+    if (!splitByPod.has(pod)) {
+      const combined = new AbortController();
+      const stop = () => combined.abort();
+      signal.addEventListener("abort", stop, { once: true });
+      try {
+        for await (const line of followOne(pod, undefined, "stdout", combined.signal)) {
+          if (!splitByPod.has(pod)) {
+            // The log has a line now, so the two reads tell whether this Pod's node splits.
+            await read(pod, signal);
+            if (splitByPod.get(pod) === true) break;
+          }
+          yield line;
+        }
+      } finally {
+        signal.removeEventListener("abort", stop);
+        combined.abort();
+      }
+      if (splitByPod.get(pod) !== true || signal.aborted) return;
+    } else if (splitByPod.get(pod) === false) {
       yield* followOne(pod, undefined, "stdout", signal);
       return;
     }
-    // Two followers, merged in arrival order.
+    yield* followSplit(pod, signal);
+  }
+
+  /** Two followers, one per stream, merged in arrival order. */
+  async function* followSplit(pod: string, signal: AbortSignal): AsyncGenerator<LiveLine> {
     const inner = new AbortController();
     const stop = () => inner.abort();
     signal.addEventListener("abort", stop, { once: true });
@@ -147,11 +183,5 @@ export function createLivePodLog({ kc, namespace, container }: LivePodLogOptions
     }
   }
 
-  return {
-    read,
-    follow,
-    get splitSeen() {
-      return splitSeen;
-    },
-  };
+  return { read, follow };
 }

@@ -1,0 +1,162 @@
+// What the end-to-end tests on the real node share: whether the local cluster
+// has one (hack/real-node.sh), the operator settings that send runs there, and
+// a user with a token on a running stack.
+import type { Metadata } from "@grpc/grpc-js";
+import * as k8s from "@kubernetes/client-node";
+import type { GetJobResponse } from "../../../gen/jobs/jobs.ts";
+import { bearerMetadata } from "../../../src/grpc/client.ts";
+import { unary } from "../../support/grpc.ts";
+import type { StackClients } from "../../support/stack.ts";
+import { waitFor } from "../../support/wait.ts";
+
+export const realNodeName = "real-node-0";
+export const realNodeTaint = { key: "chronoverse.dev/real-node", value: "true", effect: "NoSchedule" };
+/** The project's image as hack/real-node.sh load-image imports it. */
+export const projectImage = "docker.io/library/chronoverse:dev";
+
+/** Scheduling that puts a pod on the real node (and only there). */
+export const onRealNode = {
+  nodeSelector: { [realNodeTaint.key]: realNodeTaint.value },
+  tolerations: [{ ...realNodeTaint, operator: "Equal" }],
+};
+
+/** The operator's settings for runs on the real node. */
+export const realNodeOperatorEnv: NodeJS.ProcessEnv = {
+  RUN_NODE_SELECTOR: JSON.stringify(onRealNode.nodeSelector),
+  RUN_TOLERATIONS: JSON.stringify(onRealNode.tolerations),
+  RUN_START_TIMEOUT: "20s",
+  CHRONOVERSE_IMAGE: projectImage,
+};
+
+/** True when the cluster has a Ready real node (else the suite is skipped, visibly). */
+export async function hasRealNode(kc: k8s.KubeConfig): Promise<boolean> {
+  try {
+    const node = await kc.makeApiClient(k8s.CoreV1Api).readNode({ name: realNodeName });
+    return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+  } catch {
+    return false;
+  }
+}
+
+export interface TestUser {
+  userId: string;
+  auth: Metadata;
+}
+
+export async function registerUser(clients: StackClients, email: string): Promise<TestUser> {
+  const { users } = clients;
+  const registered = await unary(users, users.registerUser, { email, password: "a long enough password" });
+  const token = String(registered.headers.get("authorization")[0] ?? "").replace(/^Bearer /, "");
+  const auth = bearerMetadata(token);
+  const userId = registered.response.user_id;
+  await unary(users, users.updateUser, { id: userId, notification_preference: "ALL" }, auth);
+  return { userId, auth };
+}
+
+export async function createWorkflow(
+  clients: StackClients,
+  user: TestUser,
+  fields: {
+    name: string;
+    kind: "CONTAINER" | "HEARTBEAT";
+    payload: unknown;
+    interval?: number;
+    maxFailures?: number;
+  },
+): Promise<string> {
+  const { workflows } = clients;
+  const { response } = await unary(
+    workflows,
+    workflows.createWorkflow,
+    {
+      user_id: user.userId,
+      name: fields.name,
+      payload: JSON.stringify(fields.payload),
+      kind: fields.kind,
+      interval: fields.interval ?? 10080,
+      max_consecutive_job_failures_allowed: fields.maxFailures ?? 3,
+      idempotency_key: `create-${fields.name}`,
+    },
+    user.auth,
+  );
+  return response.id;
+}
+
+/** Schedules a MANUAL run now and returns its id. */
+export async function runNow(
+  clients: StackClients,
+  user: TestUser,
+  workflowId: string,
+  key: string,
+): Promise<string> {
+  const { jobs } = clients;
+  const { response } = await unary(
+    jobs,
+    jobs.scheduleJob,
+    {
+      workflow_id: workflowId,
+      user_id: user.userId,
+      scheduled_at: new Date().toISOString(),
+      trigger: "MANUAL",
+      idempotency_key: key,
+      workflow_generation: 0,
+    },
+    user.auth,
+  );
+  return response.id;
+}
+
+const terminal = new Set(["COMPLETED", "FAILED", "CANCELED"]);
+
+/** Waits for a run to end and returns what GetJob says of it. */
+export async function finished(
+  clients: StackClients,
+  user: TestUser,
+  workflowId: string,
+  jobId: string,
+): Promise<GetJobResponse> {
+  const { jobs } = clients;
+  return waitFor(
+    `run ${jobId} to end`,
+    async () => {
+      const { response } = await unary(
+        jobs,
+        jobs.getJob,
+        { id: jobId, workflow_id: workflowId, user_id: user.userId },
+        user.auth,
+      );
+      if (terminal.has(response.status)) return response;
+      throw new Error(`status ${response.status}`);
+    },
+    { timeoutMs: 180_000, intervalMs: 500 },
+  );
+}
+
+interface RunStatus {
+  phase?: string;
+  reason?: string;
+  exitCode?: number;
+  podName?: string;
+  conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+}
+
+/** The WorkflowJob's status, as `kubectl get cwj -o yaml` shows it. */
+export async function runStatus(kc: k8s.KubeConfig, namespace: string, name: string): Promise<RunStatus> {
+  const run = (await kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
+    group: "chronoverse.dev",
+    version: "v1alpha1",
+    namespace,
+    plural: "workflowjobs",
+    name,
+  })) as { status?: RunStatus };
+  return run.status ?? {};
+}
+
+/** Events recorded on one object (reason: message). */
+export async function eventsOf(kc: k8s.KubeConfig, namespace: string, name: string): Promise<string[]> {
+  const list = await kc.makeApiClient(k8s.CoreV1Api).listNamespacedEvent({
+    namespace,
+    fieldSelector: `involvedObject.name=${name}`,
+  });
+  return list.items.map((e) => `${e.reason}: ${e.message}`);
+}
