@@ -3,6 +3,7 @@ import type { LookupAddress } from "node:dns";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { credentialsMayGoTo } from "../../src/net/http-fields.ts";
 import { check, guardedLookup, parseArgs, printableUrl, runHeartbeat } from "./heartbeat.ts";
 
 interface Captured {
@@ -159,6 +160,13 @@ describe("chronoverse heartbeat", () => {
     [["--url", "http://x", "--timeout", "6m"], "--timeout must be a duration above 0 and at most 5m"],
     [["--url", "http://x", "--timeout", "soon"], "--timeout must be a duration"],
     [["--url", "http://x", "--header", "no colon"], "--header must look like 'Name: value'"],
+    [
+      ["--url", "http://x", "--header", "X-A: a\r\nInjected: yes"],
+      "--header X-A: the value must not contain CR, LF",
+    ],
+    [["--url", "http://x", "--header", "X-A: nul\u0000"], "--header X-A: the value must not contain CR, LF"],
+    [["--url", "http://x", "--header", "X A: v"], "--header must look like 'Name: value'"],
+    [["--url", "http://x", "--timeout", "0"], "--timeout must be a duration above 0"],
     [["--url"], "--url needs a value"],
     [["--verbose"], 'unknown argument "--verbose"'],
   ])("rejects %j with exit code 2", async (argv, message) => {
@@ -220,4 +228,104 @@ describe("guardedLookup (the DNS answer decides, not the name)", () => {
     expect((await ask("sneaky.example", false)).error?.code).toBe("EPRIVATEADDRESS");
     expect((await ask("nothing.example", false)).error?.code).toBe("EPRIVATEADDRESS");
   });
+});
+
+// Two real servers on 127.0.0.1: A (the URL the user gave) redirects; B (another origin: another
+// port) records what reached it. Credentials must reach A only.
+describe("credentials do not follow a redirect to another origin", () => {
+  const servers: Server[] = [];
+  const seenBy = { a: [] as IncomingHttpHeaders[], b: [] as IncomingHttpHeaders[] };
+  let a = "";
+  let b = "";
+
+  const listen = async (handler: Parameters<typeof createServer>[1]): Promise<string> => {
+    const server = createServer(handler);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+
+  beforeAll(async () => {
+    b = await listen((req, res) => {
+      seenBy.b.push(req.headers);
+      res.writeHead(200).end();
+    });
+    a = await listen((req, res) => {
+      seenBy.a.push(req.headers);
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      const location =
+        path === "/to-b"
+          ? `${b}/landing`
+          : path === "/to-b-with-userinfo"
+            ? `${b.replace("http://", "http://mallory:stolen@")}/landing`
+            : path === "/same-origin"
+              ? "/final"
+              : undefined;
+      if (location !== undefined) res.writeHead(302, { location }).end();
+      else res.writeHead(200).end();
+    });
+  });
+
+  afterAll(async () => {
+    for (const server of servers) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  const run = async (url: string, headers: string[]) => {
+    seenBy.a.length = 0;
+    seenBy.b.length = 0;
+    const argv = ["--url", url, "--allow-private"];
+    for (const header of headers) argv.push("--header", header);
+    const result = await check(parseArgs(argv));
+    expect(result.line).toMatch(/^ok: /);
+  };
+
+  it("drops Authorization, Cookie and Proxy-Authorization on a redirect to another port, keeps the rest", async () => {
+    await run(`${a}/to-b`, [
+      "Authorization: Bearer secret-token",
+      "Cookie: session=secret",
+      "Proxy-Authorization: Basic c2VjcmV0",
+      "X-Trace: 42",
+    ]);
+    expect(seenBy.a[0]?.authorization).toBe("Bearer secret-token");
+    expect(seenBy.a[0]?.cookie).toBe("session=secret");
+    expect(seenBy.b).toHaveLength(1);
+    expect(seenBy.b[0]?.authorization).toBeUndefined();
+    expect(seenBy.b[0]?.cookie).toBeUndefined();
+    expect(seenBy.b[0]?.["proxy-authorization"]).toBeUndefined();
+    expect(seenBy.b[0]?.["x-trace"]).toBe("42");
+  });
+
+  it("does not send URL user info (as Basic authentication) to another origin", async () => {
+    await run(`${a.replace("http://", "http://user:pw@")}/to-b`, []);
+    expect(seenBy.a[0]?.authorization).toBe(`Basic ${Buffer.from("user:pw").toString("base64")}`);
+    expect(seenBy.b[0]?.authorization).toBeUndefined();
+  });
+
+  it("never uses user info from a redirect's Location", async () => {
+    await run(`${a}/to-b-with-userinfo`, []);
+    expect(seenBy.b).toHaveLength(1);
+    expect(seenBy.b[0]?.authorization).toBeUndefined();
+  });
+
+  it("keeps credentials on a redirect within the same origin", async () => {
+    await run(`${a}/same-origin`, ["Authorization: Bearer secret-token"]);
+    expect(seenBy.a).toHaveLength(2);
+    expect(seenBy.a[1]?.authorization).toBe("Bearer secret-token");
+  });
+
+  it.each([
+    ["https://api.example.com/health", "https://api.example.com/other", true],
+    ["https://api.example.com/health", "https://api.example.com:443/x", true],
+    ["https://api.example.com/health", "http://api.example.com/health", false],
+    ["https://api.example.com/health", "https://api.example.com:8443/health", false],
+    ["https://api.example.com/health", "https://other.example.com/health", false],
+    ["https://api.example.com/health", "https://sub.api.example.com/health", false],
+    ["http://api.example.com/health", "https://api.example.com/health", false],
+    ["http://127.0.0.1:80/", "http://127.0.0.1/", true],
+  ])("credentials for %s may go to %s: %s", (from, to, allowed) =>
+    expect(credentialsMayGoTo(new URL(from), new URL(to))).toBe(allowed),
+  );
 });

@@ -23,6 +23,7 @@ import {
 } from "../../operator/api/v1alpha1/workflow.ts";
 import { DURATION_MAX_LENGTH, parseGoDuration } from "../../src/env.ts";
 import { FailedPrecondition, InvalidArgument } from "../../src/grpc/errors.ts";
+import { HEADER_NAME_MAX_LENGTH, isHeaderName, isHeaderValue } from "../../src/net/http-fields.ts";
 import { isPrivateHost } from "../../src/net/private-address.ts";
 
 export const PAGE_SIZE = 10;
@@ -162,7 +163,6 @@ function parsePayloadObject(payload: string): Record<string, unknown> {
 export const payloadLimits = {
   endpointLength: 2048,
   headerNames: 64,
-  headerNameLength: 256,
   headerValues: 16,
   headerValueLength: 8192,
   imageLength: 1024,
@@ -206,21 +206,6 @@ function stringList(field: string, value: unknown, maxItems: number, maxLength: 
   return value as string[];
 }
 
-/** An HTTP field name (RFC 9110 token). */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/**
- * An HTTP field value (RFC 9110): visible ASCII, space, tab and Latin-1 text —
- * no CR, LF, NUL or other control characters, nothing that cannot be sent as one
- * octet.
- */
-function isHeaderValue(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (!(c === 0x09 || (c >= 0x20 && c <= 0x7e) || (c >= 0xa0 && c <= 0xff))) return false;
-  }
-  return true;
-}
-
 /** Whether a text has a control character (C0, DEL, C1) or, with `orSpace`, any whitespace. */
 function hasControlCharacter(text: string, orSpace: boolean): boolean {
   for (let i = 0; i < text.length; i++) {
@@ -250,13 +235,13 @@ function parseHeaders(headers: unknown): Record<string, string[]> {
   }
   const parsed: Record<string, string[]> = {};
   for (const name of names) {
-    if (name.length > payloadLimits.headerNameLength) {
+    if (name.length > HEADER_NAME_MAX_LENGTH) {
       throw new InvalidArgument(
         field,
-        `header name ${quoted(name)} is longer than ${payloadLimits.headerNameLength} characters`,
+        `header name ${quoted(name)} is longer than ${HEADER_NAME_MAX_LENGTH} characters`,
       );
     }
-    if (!HEADER_NAME.test(name)) {
+    if (!isHeaderName(name)) {
       throw new InvalidArgument(
         field,
         `header name ${quoted(name)} is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_\`|~ only)`,
