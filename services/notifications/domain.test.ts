@@ -170,6 +170,8 @@ describe("cursor", () => {
     WF,
     Buffer.from("n1:nope").toString("base64url"),
     Buffer.from(`n2:${WF}`).toString("base64url"),
+    "A".repeat(1_000_000),
+    `${encodeCursor(WF)}${"A".repeat(100_000)}`,
   ])("rejects %j", (cursor) => {
     expect(fieldOf(() => decodeCursor(cursor))).toBe("cursor");
   });

@@ -42,6 +42,15 @@ describe("passwords", () => {
     expect(loginPasswordCouldMatch("x".repeat(73))).toBe(false);
     expect(loginPasswordCouldMatch("x".repeat(72))).toBe(true);
   });
+
+  it("counts long and astral passwords right without copying them", () => {
+    expect(validateNewPassword("🔑".repeat(72))).toHaveLength(144);
+    expect(() => validateNewPassword("🔑".repeat(73))).toThrow(/got 73/);
+    expect(() => validateNewPassword("x".repeat(4_000_000))).toThrow(/got 4000000/);
+    expect(loginPasswordCouldMatch("🔑".repeat(1_000_000))).toBe(false);
+    // a lone surrogate is one character
+    expect(() => validateNewPassword(`${"\ud83d".repeat(7)}`)).toThrow(/got 7/);
+  });
 });
 
 describe("parseNotificationPreference", () => {
