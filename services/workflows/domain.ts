@@ -248,6 +248,9 @@ function parseHeaders(headers: unknown): Record<string, string[]> {
       );
     }
     const value = (headers as Record<string, unknown>)[name];
+    if (typeof value !== "string" && !Array.isArray(value)) {
+      throw new InvalidArgument(`${field}.${name}`, "must be a string or a list of strings");
+    }
     const values = stringList(
       `${field}.${name}`,
       typeof value === "string" ? [value] : value,
@@ -290,7 +293,7 @@ function parseEndpoint(endpoint: unknown, rules: PayloadRules): string {
   }
   if (!rules.allowPrivateHeartbeats && isPrivateHost(url.hostname)) {
     throw new FailedPrecondition(
-      `${field}: loopback, link-local, private, special-purpose and cluster-internal addresses are not allowed in this installation`,
+      `${field}: loopback, link-local, private and cluster-internal addresses are not allowed in this installation (IANA special-purpose blocks included)`,
       field,
     );
   }
