@@ -279,9 +279,6 @@ function parseEndpoint(endpoint: unknown, rules: PayloadRules): string {
   if (endpoint.length > payloadLimits.endpointLength) {
     throw new InvalidArgument(field, `must be at most ${payloadLimits.endpointLength} characters`);
   }
-  if (hasControlCharacter(endpoint, true)) {
-    throw new InvalidArgument(field, "must not contain spaces or control characters (CR, LF, tab …)");
-  }
   let url: URL;
   try {
     url = new URL(endpoint);
@@ -290,6 +287,10 @@ function parseEndpoint(endpoint: unknown, rules: PayloadRules): string {
   }
   if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
     throw new InvalidArgument(field, "must be an absolute http or https URL");
+  }
+  // The URL parser drops some of these silently (tab, CR, LF); the stored text must not hold them.
+  if (hasControlCharacter(endpoint, true)) {
+    throw new InvalidArgument(field, "must not contain spaces or control characters (CR, LF, tab …)");
   }
   if (!rules.allowPrivateHeartbeats && isPrivateHost(url.hostname)) {
     throw new FailedPrecondition(
