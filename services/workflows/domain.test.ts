@@ -446,6 +446,17 @@ describe("header names and values", () => {
     expect(error?.field).toBe(field);
   });
 
+  it('keeps "__proto__" a header or variable name like any other, never a prototype', () => {
+    const payload = `{"endpoint":"https://e.com","headers":{"__proto__":"v","X":"w"}}`;
+    const parsed = parsePayload("HEARTBEAT", payload, open);
+    expect(parsed.kind === "HEARTBEAT" && Object.entries(parsed.heartbeat.headers ?? {})).toEqual([
+      ["__proto__", ["v"]],
+      ["X", ["w"]],
+    ]);
+    const env = parsePayload("CONTAINER", `{"image":"busybox","env":{"__proto__":"v"}}`, open);
+    expect(env.kind === "CONTAINER" && Object.entries(env.container.env ?? {})).toEqual([["__proto__", "v"]]);
+  });
+
   it("accepts tabs, spaces, visible ASCII and Latin-1 text in values", () => {
     const headers = { "X-Token": "Bearer a.b.c", "X-Text": "caf\u00e9 \tok ~!" };
     expect(specForCreate(heartbeat({ endpoint: "https://e.com", headers }), open).heartbeat?.headers).toEqual(

@@ -34,7 +34,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A required lower-case UUID (workflow, user or job id). */
 export function requireId(field: string, value: string): string {
   if (value === "") throw new InvalidArgument(field, "is required");
-  // (The pattern is fixed-width: it fails within 36 characters of any input.)
   if (!UUID.test(value)) throw new InvalidArgument(field, "must be a lower-case UUID");
   return value;
 }
@@ -233,7 +232,8 @@ function parseHeaders(headers: unknown): Record<string, string[]> {
   if (names.length > payloadLimits.headerNames) {
     throw new InvalidArgument(field, `must have at most ${payloadLimits.headerNames} headers`);
   }
-  const parsed: Record<string, string[]> = {};
+  // Entries, then Object.fromEntries: a key such as "__proto__" stays a key, never a prototype.
+  const parsed: Array<[string, string[]]> = [];
   for (const name of names) {
     if (name.length > HEADER_NAME_MAX_LENGTH) {
       throw new InvalidArgument(
@@ -265,9 +265,9 @@ function parseHeaders(headers: unknown): Record<string, string[]> {
         );
       }
     });
-    parsed[name] = values;
+    parsed.push([name, values]);
   }
-  return parsed;
+  return Object.fromEntries(parsed);
 }
 
 function parseEndpoint(endpoint: unknown, rules: PayloadRules): string {
@@ -341,7 +341,7 @@ function parseEnv(env: unknown): Record<string, string> {
   if (names.length > payloadLimits.envNames) {
     throw new InvalidArgument(field, `must have at most ${payloadLimits.envNames} variables`);
   }
-  const parsed: Record<string, string> = {};
+  const parsed: Array<[string, string]> = [];
   for (const name of names) {
     if (name.length > payloadLimits.envNameLength || !ENV_NAME.test(name)) {
       throw new InvalidArgument(
@@ -357,9 +357,9 @@ function parseEnv(env: unknown): Record<string, string> {
         `must be at most ${payloadLimits.envValueLength} characters`,
       );
     }
-    parsed[name] = value;
+    parsed.push([name, value]);
   }
-  return parsed;
+  return Object.fromEntries(parsed);
 }
 
 function parseContainer(payload: Record<string, unknown>): ContainerSettings {
