@@ -124,6 +124,8 @@ describe("parseNewNotification", () => {
     ["payload", { payload: "[]" }],
     ["idempotency_key", { idempotency_key: "" }],
     ["idempotency_key", { idempotency_key: "k".repeat(256) }],
+    ["idempotency_key", { idempotency_key: " ".repeat(1_000_000) }],
+    ["idempotency_key", { idempotency_key: "\u{1f511}".repeat(256) }],
   ])("names %s", (field, change) => {
     expect(fieldOf(() => parseNewNotification({ ...valid, ...change }))).toBe(field);
   });

@@ -141,10 +141,11 @@ export function parseNewNotification(request: CreateNotificationInput): NewNotif
   }
   const payload = parsePayload(request.payload);
   const key = request.idempotency_key;
-  if (key.trim() === "") throw invalid("idempotency_key", "is required");
-  if ([...key].length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+  // A key over twice the limit in UTF-16 units is too long without counting (or copying) it.
+  if (key.length > 2 * MAX_IDEMPOTENCY_KEY_LENGTH || [...key].length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw invalid("idempotency_key", `must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
   }
+  if (key.trim() === "") throw invalid("idempotency_key", "is required");
   return { userId, kind: request.kind, payload, idempotencyKey: key };
 }
 
