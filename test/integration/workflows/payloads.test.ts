@@ -4,10 +4,13 @@
 // InvalidArgument / FailedPrecondition naming the field, at once, whatever its
 // size (issue 11: bounded, linear validators; special-purpose addresses;
 // CR/LF in headers).
-import { type Metadata, status } from "@grpc/grpc-js";
+import { type Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import fc from "fast-check";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CreateWorkflowRequest } from "../../../gen/workflows/workflows.ts";
+import { parsePayload } from "../../../services/workflows/domain.ts";
+import { DomainError } from "../../../src/grpc/errors.ts";
 import { expectStatus, unary } from "../../support/grpc.ts";
 import { containerRequest, startWorkflows, type WorkflowsHarness } from "./support.ts";
 
@@ -173,6 +176,53 @@ describe("workflow payloads over gRPC", () => {
       const { response } = await create(heartbeat({ endpoint: "http://[64:ff9b::808:808]/" }));
       expect((await h.object(response.id)).spec.heartbeat?.endpoint).toBe("http://[64:ff9b::808:808]/");
     });
+  });
+
+  // Property over real gRPC: whatever payload a client sends, the answer is OK, InvalidArgument
+  // or FailedPrecondition — never Internal — and exactly what the validator decides alone: a
+  // payload it accepts is also accepted by the apiserver's CRD schema (they agree on what is valid).
+  it("answers generated payloads as the validator does, never Internal", async () => {
+    const text = fc.string({ unit: fc.constantFrom(..."aZ09-_ .:/\r\n\t\u0000\u00e9\u65e5"), maxLength: 12 });
+    const endpoint = fc.oneof(
+      fc.constantFrom("https://example.com/health", "http://10.0.0.1/", "http://0x7f.1/", "not a url", ""),
+      text.map((path) => `https://example.com/${path}`),
+    );
+    const timeout = fc.oneof(
+      fc.constantFrom("10s", "1500ms", "1.5s", "0", "-1s", "5m0.5s", "2h", "300us", "1d"),
+      fc.string({ unit: fc.constantFrom(..."0123456789.smhu"), maxLength: 8 }),
+    );
+    const headers = fc.dictionary(text, fc.oneof(text, fc.array(text, { maxLength: 3 }), fc.integer()), {
+      maxKeys: 3,
+    });
+    const payload = fc.record(
+      { endpoint, timeout, headers, expected_status_code: fc.integer({ min: 0, max: 700 }), extra: text },
+      { requiredKeys: [] },
+    );
+    const seen = new Set<status>();
+    await fc.assert(
+      fc.asyncProperty(payload, async (object) => {
+        const json = JSON.stringify(object);
+        let expected: { code: status; field?: string | undefined } = { code: status.OK };
+        try {
+          parsePayload("HEARTBEAT", json, { allowPrivateHeartbeats: false });
+        } catch (error) {
+          if (!(error instanceof DomainError)) throw error;
+          expected = { code: error.code, field: error.field };
+        }
+        const answer = await create(heartbeat(json)).then(
+          () => ({ code: status.OK }),
+          (error: ServiceError) => ({
+            code: error.code,
+            field: error.metadata.get("error-field")[0]?.toString(),
+          }),
+        );
+        expect(answer, json).toEqual(expected.code === status.OK ? { code: status.OK } : expected);
+        seen.add(answer.code);
+      }),
+      { numRuns: 40, seed: 11 },
+    );
+    // The generated payloads reach every answer (a fixed seed keeps the run reproducible).
+    expect([...seen].sort()).toEqual([status.OK, status.INVALID_ARGUMENT, status.FAILED_PRECONDITION].sort());
   });
 
   // Each of these took the old validators seconds to minutes (a backtracking duration
