@@ -1,7 +1,13 @@
 // `chronoverse heartbeat` against a real HTTP server on 127.0.0.1.
+import { execFileSync } from "node:child_process";
 import type { LookupAddress } from "node:dns";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credentialsMayGoTo } from "../../src/net/http-fields.ts";
 import { check, guardedLookup, parseArgs, printableUrl, runHeartbeat } from "./heartbeat.ts";
@@ -328,4 +334,108 @@ describe("credentials do not follow a redirect to another origin", () => {
   ])("credentials for %s may go to %s: %s", (from, to, allowed) =>
     expect(credentialsMayGoTo(new URL(from), new URL(to))).toBe(allowed),
   );
+});
+
+// https → http on the very same host and port: one port that speaks TLS and plain HTTP (the
+// first byte of a TLS connection is 0x16), with a self-signed certificate made by openssl.
+describe("credentials do not follow a redirect from https down to http", () => {
+  const seen: Array<{ scheme: string; path: string; authorization: string | undefined }> = [];
+  const dir = mkdtempSync(join(tmpdir(), "heartbeat-tls-"));
+  let previous: Dispatcher;
+  let port = 0;
+  const mux = createNetServer();
+
+  beforeAll(async () => {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-days",
+        "1",
+      ],
+      { stdio: "ignore" },
+    );
+    const handler =
+      (scheme: string): RequestListener =>
+      (req, res) => {
+        const path = new URL(req.url ?? "/", "http://x").pathname;
+        seen.push({ scheme, path, authorization: req.headers.authorization });
+        if (path === "/downgrade") res.writeHead(302, { location: `http://127.0.0.1:${port}/landing` }).end();
+        else if (path === "/stay") res.writeHead(302, { location: "/landing" }).end();
+        else res.writeHead(200).end();
+      };
+    const tls = createHttpsServer(
+      { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) },
+      handler("https"),
+    );
+    const plain = createServer(handler("http"));
+    mux.on("connection", (socket) => {
+      socket.once("readable", () => {
+        const first = socket.read(1) as Buffer | null;
+        if (first === null) return;
+        socket.unshift(first);
+        (first[0] === 0x16 ? tls : plain).emit("connection", socket);
+      });
+    });
+    await new Promise<void>((resolve) => mux.listen(0, "127.0.0.1", resolve));
+    port = (mux.address() as AddressInfo).port;
+    // The heartbeat (with --allow-private) uses undici's global dispatcher: trust the test certificate.
+    previous = getGlobalDispatcher();
+    setGlobalDispatcher(new Agent({ connect: { ca: readFileSync(join(dir, "cert.pem")) } }));
+  });
+
+  afterAll(async () => {
+    setGlobalDispatcher(previous);
+    await new Promise((resolve) => mux.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("sends Authorization over https, not to the same host and port over http", async () => {
+    seen.length = 0;
+    const result = await check(
+      parseArgs([
+        "--url",
+        `https://127.0.0.1:${port}/downgrade`,
+        "--allow-private",
+        "--header",
+        "Authorization: Bearer s3cret",
+      ]),
+    );
+    expect(result.line, result.line).toMatch(/^ok: /);
+    expect(seen).toEqual([
+      { scheme: "https", path: "/downgrade", authorization: "Bearer s3cret" },
+      { scheme: "http", path: "/landing", authorization: undefined },
+    ]);
+  });
+
+  it("keeps it on an https redirect to the same origin", async () => {
+    seen.length = 0;
+    await check(
+      parseArgs([
+        "--url",
+        `https://127.0.0.1:${port}/stay`,
+        "--allow-private",
+        "--header",
+        "Authorization: Bearer s3cret",
+      ]),
+    );
+    expect(seen.map((s) => [s.scheme, s.authorization])).toEqual([
+      ["https", "Bearer s3cret"],
+      ["https", "Bearer s3cret"],
+    ]);
+  });
 });
