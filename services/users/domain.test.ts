@@ -12,6 +12,8 @@ describe("normalizeEmail", () => {
     ["Ada@Example.COM", "ada@example.com"],
     ["  ada@example.com\n", "ada@example.com"],
     ["first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"],
+    [`ada@${"a".repeat(63)}.com`, `ada@${"a".repeat(63)}.com`],
+    [`${" ".repeat(100_000)}ada@example.com`, "ada@example.com"],
   ])("accepts %j as %j", (raw, normalized) => {
     expect(normalizeEmail(raw)).toBe(normalized);
   });
@@ -25,6 +27,13 @@ describe("normalizeEmail", () => {
     ["ada@-example.com", /valid email/],
     ["a da@example.com", /valid email/],
     [`${"a".repeat(89)}@example.com`, /at most 100 characters/],
+    // near-matches far past the limit: refused on length before the pattern runs
+    [`${"a".repeat(100_000)}@example.com`, /at most 100 characters/],
+    [`ada@${"a-".repeat(50_000)}.com`, /at most 100 characters/],
+    [`ada@${"a.".repeat(50_000)}`, /at most 100 characters/],
+    // near-matches within the limit: the domain labels' pattern answers right
+    [`ada@${"a-".repeat(45)}.com`, /valid email/],
+    [`ada@${"a".repeat(64)}.com`, /valid email/],
   ])("rejects %j", (raw, message) => {
     expect(() => normalizeEmail(raw)).toThrow(message);
   });
