@@ -1,8 +1,15 @@
 // `chronoverse heartbeat` against a real HTTP server on 127.0.0.1.
+import { execFileSync } from "node:child_process";
 import type { LookupAddress } from "node:dns";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { credentialsMayGoTo } from "../../src/net/http-fields.ts";
 import { check, guardedLookup, parseArgs, printableUrl, runHeartbeat } from "./heartbeat.ts";
 
 interface Captured {
@@ -159,6 +166,13 @@ describe("chronoverse heartbeat", () => {
     [["--url", "http://x", "--timeout", "6m"], "--timeout must be a duration above 0 and at most 5m"],
     [["--url", "http://x", "--timeout", "soon"], "--timeout must be a duration"],
     [["--url", "http://x", "--header", "no colon"], "--header must look like 'Name: value'"],
+    [
+      ["--url", "http://x", "--header", "X-A: a\r\nInjected: yes"],
+      "--header X-A: the value must not contain CR, LF",
+    ],
+    [["--url", "http://x", "--header", "X-A: nul\u0000"], "--header X-A: the value must not contain CR, LF"],
+    [["--url", "http://x", "--header", "X A: v"], "--header must look like 'Name: value'"],
+    [["--url", "http://x", "--timeout", "0"], "--timeout must be a duration above 0"],
     [["--url"], "--url needs a value"],
     [["--verbose"], 'unknown argument "--verbose"'],
   ])("rejects %j with exit code 2", async (argv, message) => {
@@ -219,5 +233,209 @@ describe("guardedLookup (the DNS answer decides, not the name)", () => {
   it("refuses a public name with any private address, and a name with none", async () => {
     expect((await ask("sneaky.example", false)).error?.code).toBe("EPRIVATEADDRESS");
     expect((await ask("nothing.example", false)).error?.code).toBe("EPRIVATEADDRESS");
+  });
+});
+
+// Two real servers on 127.0.0.1: A (the URL the user gave) redirects; B (another origin: another
+// port) records what reached it. Credentials must reach A only.
+describe("credentials do not follow a redirect to another origin", () => {
+  const servers: Server[] = [];
+  const seenBy = { a: [] as IncomingHttpHeaders[], b: [] as IncomingHttpHeaders[] };
+  let a = "";
+  let b = "";
+
+  const listen = async (handler: Parameters<typeof createServer>[1]): Promise<string> => {
+    const server = createServer(handler);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+
+  beforeAll(async () => {
+    b = await listen((req, res) => {
+      seenBy.b.push(req.headers);
+      res.writeHead(200).end();
+    });
+    a = await listen((req, res) => {
+      seenBy.a.push(req.headers);
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      const location =
+        path === "/to-b"
+          ? `${b}/landing`
+          : path === "/to-b-with-userinfo"
+            ? `${b.replace("http://", "http://mallory:stolen@")}/landing`
+            : path === "/same-origin"
+              ? "/final"
+              : undefined;
+      if (location !== undefined) res.writeHead(302, { location }).end();
+      else res.writeHead(200).end();
+    });
+  });
+
+  afterAll(async () => {
+    for (const server of servers) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  const run = async (url: string, headers: string[]) => {
+    seenBy.a.length = 0;
+    seenBy.b.length = 0;
+    const argv = ["--url", url, "--allow-private"];
+    for (const header of headers) argv.push("--header", header);
+    const result = await check(parseArgs(argv));
+    expect(result.line).toMatch(/^ok: /);
+  };
+
+  it("drops Authorization, Cookie and Proxy-Authorization on a redirect to another port, keeps the rest", async () => {
+    await run(`${a}/to-b`, [
+      "Authorization: Bearer secret-token",
+      "Cookie: session=secret",
+      "Proxy-Authorization: Basic c2VjcmV0",
+      "X-Trace: 42",
+    ]);
+    expect(seenBy.a[0]?.authorization).toBe("Bearer secret-token");
+    expect(seenBy.a[0]?.cookie).toBe("session=secret");
+    expect(seenBy.b).toHaveLength(1);
+    expect(seenBy.b[0]?.authorization).toBeUndefined();
+    expect(seenBy.b[0]?.cookie).toBeUndefined();
+    expect(seenBy.b[0]?.["proxy-authorization"]).toBeUndefined();
+    expect(seenBy.b[0]?.["x-trace"]).toBe("42");
+  });
+
+  it("does not send URL user info (as Basic authentication) to another origin", async () => {
+    await run(`${a.replace("http://", "http://user:pw@")}/to-b`, []);
+    expect(seenBy.a[0]?.authorization).toBe(`Basic ${Buffer.from("user:pw").toString("base64")}`);
+    expect(seenBy.b[0]?.authorization).toBeUndefined();
+  });
+
+  it("never uses user info from a redirect's Location", async () => {
+    await run(`${a}/to-b-with-userinfo`, []);
+    expect(seenBy.b).toHaveLength(1);
+    expect(seenBy.b[0]?.authorization).toBeUndefined();
+  });
+
+  it("keeps credentials on a redirect within the same origin", async () => {
+    await run(`${a}/same-origin`, ["Authorization: Bearer secret-token"]);
+    expect(seenBy.a).toHaveLength(2);
+    expect(seenBy.a[1]?.authorization).toBe("Bearer secret-token");
+  });
+
+  it.each([
+    ["https://api.example.com/health", "https://api.example.com/other", true],
+    ["https://api.example.com/health", "https://api.example.com:443/x", true],
+    ["https://api.example.com/health", "http://api.example.com/health", false],
+    ["https://api.example.com/health", "https://api.example.com:8443/health", false],
+    ["https://api.example.com/health", "https://other.example.com/health", false],
+    ["https://api.example.com/health", "https://sub.api.example.com/health", false],
+    ["http://api.example.com/health", "https://api.example.com/health", false],
+    ["http://127.0.0.1:80/", "http://127.0.0.1/", true],
+  ])("credentials for %s may go to %s: %s", (from, to, allowed) =>
+    expect(credentialsMayGoTo(new URL(from), new URL(to))).toBe(allowed),
+  );
+});
+
+// https → http on the very same host and port: one port that speaks TLS and plain HTTP (the
+// first byte of a TLS connection is 0x16), with a self-signed certificate made by openssl.
+describe("credentials do not follow a redirect from https down to http", () => {
+  const seen: Array<{ scheme: string; path: string; authorization: string | undefined }> = [];
+  const dir = mkdtempSync(join(tmpdir(), "heartbeat-tls-"));
+  let previous: Dispatcher;
+  let port = 0;
+  const mux = createNetServer();
+
+  beforeAll(async () => {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-days",
+        "1",
+      ],
+      { stdio: "ignore" },
+    );
+    const handler =
+      (scheme: string): RequestListener =>
+      (req, res) => {
+        const path = new URL(req.url ?? "/", "http://x").pathname;
+        seen.push({ scheme, path, authorization: req.headers.authorization });
+        if (path === "/downgrade") res.writeHead(302, { location: `http://127.0.0.1:${port}/landing` }).end();
+        else if (path === "/stay") res.writeHead(302, { location: "/landing" }).end();
+        else res.writeHead(200).end();
+      };
+    const tls = createHttpsServer(
+      { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) },
+      handler("https"),
+    );
+    const plain = createServer(handler("http"));
+    mux.on("connection", (socket) => {
+      socket.once("readable", () => {
+        const first = socket.read(1) as Buffer | null;
+        if (first === null) return;
+        socket.unshift(first);
+        (first[0] === 0x16 ? tls : plain).emit("connection", socket);
+      });
+    });
+    await new Promise<void>((resolve) => mux.listen(0, "127.0.0.1", resolve));
+    port = (mux.address() as AddressInfo).port;
+    // The heartbeat (with --allow-private) uses undici's global dispatcher: trust the test certificate.
+    previous = getGlobalDispatcher();
+    setGlobalDispatcher(new Agent({ connect: { ca: readFileSync(join(dir, "cert.pem")) } }));
+  });
+
+  afterAll(async () => {
+    setGlobalDispatcher(previous);
+    await new Promise((resolve) => mux.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("sends Authorization over https, not to the same host and port over http", async () => {
+    seen.length = 0;
+    const result = await check(
+      parseArgs([
+        "--url",
+        `https://127.0.0.1:${port}/downgrade`,
+        "--allow-private",
+        "--header",
+        "Authorization: Bearer s3cret",
+      ]),
+    );
+    expect(result.line, result.line).toMatch(/^ok: /);
+    expect(seen).toEqual([
+      { scheme: "https", path: "/downgrade", authorization: "Bearer s3cret" },
+      { scheme: "http", path: "/landing", authorization: undefined },
+    ]);
+  });
+
+  it("keeps it on an https redirect to the same origin", async () => {
+    seen.length = 0;
+    await check(
+      parseArgs([
+        "--url",
+        `https://127.0.0.1:${port}/stay`,
+        "--allow-private",
+        "--header",
+        "Authorization: Bearer s3cret",
+      ]),
+    );
+    expect(seen.map((s) => [s.scheme, s.authorization])).toEqual([
+      ["https", "Bearer s3cret"],
+      ["https", "Bearer s3cret"],
+    ]);
   });
 });

@@ -12,6 +12,12 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { Agent, fetch, Headers } from "undici";
 import { parseDuration } from "../../src/env.ts";
+import {
+  credentialsMayGoTo,
+  isCredentialHeader,
+  isHeaderName,
+  isHeaderValue,
+} from "../../src/net/http-fields.ts";
 import { isPrivateAddress, isPrivateHost } from "../../src/net/private-address.ts";
 
 export const usage =
@@ -66,10 +72,16 @@ export function parseArgs(argv: readonly string[]): HeartbeatCheck {
         const header = value();
         const colon = header.indexOf(":");
         const name = colon > 0 ? header.slice(0, colon).trim() : "";
-        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+        if (!isHeaderName(name)) {
           throw new UsageError(`--header must look like 'Name: value', got a header without a valid name`);
         }
-        headers.push([name, header.slice(colon + 1).trim()]);
+        const headerValue = header.slice(colon + 1).trim();
+        if (!isHeaderValue(headerValue)) {
+          throw new UsageError(
+            `--header ${name}: the value must not contain CR, LF or other control characters`,
+          );
+        }
+        headers.push([name, headerValue]);
         break;
       }
       case "--allow-private":
@@ -174,10 +186,22 @@ export interface HeartbeatResult {
   status?: number;
 }
 
+/** The headers for one hop: without the credential headers unless it goes to the original origin. */
+export function headersForHop(headers: Headers, original: URL, hop: URL): Headers {
+  if (credentialsMayGoTo(original, hop)) return headers;
+  const stripped = new Headers();
+  for (const [name, value] of headers) if (!isCredentialHeader(name)) stripped.append(name, value);
+  return stripped;
+}
+
 /**
  * Performs the check. Redirects are followed unless a 3xx status is what is
  * expected. User info in the URL becomes Basic authentication (as curl and
- * Go's client do), since fetch refuses URLs with credentials.
+ * Go's client do), since fetch refuses URLs with credentials. Credentials —
+ * that header, an Authorization or Cookie header given — go only to the
+ * origin of the URL given: a redirect to another host or port, or from https
+ * to http, is followed without them; user info in a redirect's Location is
+ * dropped.
  */
 export async function check(
   request: HeartbeatCheck,
@@ -215,13 +239,21 @@ export async function check(
       await response.body?.cancel().catch(() => undefined);
       current = new URL(location, current);
       if (current.protocol !== "http:" && current.protocol !== "https:") break;
+      current.username = "";
+      current.password = "";
       if (!request.allowPrivate && isPrivateHost(current.hostname)) {
         return {
           ok: false,
           line: `failed: ${target}: refused: redirected to a private or cluster-internal address`,
         };
       }
-      response = await fetch(current, { method: "GET", headers, redirect: "manual", signal, dispatcher });
+      response = await fetch(current, {
+        method: "GET",
+        headers: headersForHop(headers, url, current),
+        redirect: "manual",
+        signal,
+        dispatcher,
+      });
     }
     await response.body?.cancel().catch(() => undefined);
     const elapsed = Math.round(performance.now() - started);

@@ -205,6 +205,30 @@ describe("ListJobs paging", () => {
   });
 });
 
+// Issue 11: each field is bounded before it is parsed (base64/JSON, Date.parse).
+describe("bounded before parsing", () => {
+  it("refuses cursors far longer than any this service makes", () => {
+    const json = Buffer.from(`{"v":1,"t":"2026-01-02T03:04:05.000Z","n":"${"a".repeat(100_000)}"}`);
+    expect(codeOf(() => decodeJobsCursor(json.toString("base64url")))).toBe("InvalidArgument:cursor");
+    expect(codeOf(() => decodeJobsCursor("A".repeat(1_000_000)))).toBe("InvalidArgument:cursor");
+    expect(codeOf(() => decodeLogsCursor("A".repeat(1_000_000), "asc"))).toBe("InvalidArgument:cursor");
+  });
+
+  it("refuses timestamps padded far past any RFC 3339 time", () => {
+    expect(codeOf(() => parseRfc3339("scheduled_at", `2026-01-02T03:04:05.${"0".repeat(100_000)}Z`))).toBe(
+      "InvalidArgument:scheduled_at",
+    );
+    expect(parseRfc3339("scheduled_at", "2026-01-02T03:04:05.123456789+02:00")).toBe(
+      "2026-01-02T01:04:05.123Z",
+    );
+  });
+
+  it("refuses a search text over 1024 characters, even all spaces", () => {
+    expect(parseSearchMessage("x".repeat(1024))).toHaveLength(1024);
+    expect(codeOf(() => parseSearchMessage(" ".repeat(1_000_000)))).toBe("InvalidArgument:filters.message");
+  });
+});
+
 describe("logs", () => {
   it("needs a stream filter; UNSPECIFIED sort order is newest first", () => {
     expect(codeOf(() => parseLogStreamFilter(LogStream.LOG_STREAM_UNSPECIFIED))).toBe(

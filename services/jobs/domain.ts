@@ -40,6 +40,10 @@ export function requireUuid(field: string, value: string): string {
 /** A required RFC 3339 timestamp, returned in UTC (ISO 8601 with milliseconds). */
 export function parseRfc3339(field: string, value: string): string {
   if (value === "") throw new InvalidArgument(field, "is required");
+  // The longest RFC 3339 time worth reading (nanoseconds and an offset) is 35 characters.
+  if (value.length > 64) {
+    throw new InvalidArgument(field, "must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z");
+  }
   const time = Date.parse(value);
   if (!RFC3339.test(value) || Number.isNaN(time)) {
     throw new InvalidArgument(field, "must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z");
@@ -244,9 +248,13 @@ function encodeCursor(payload: object): string {
   return Buffer.from(JSON.stringify(payload), "utf8").toString("base64url");
 }
 
+/** Cursors this service makes are well under this; a longer one is not read at all. */
+const CURSOR_MAX_LENGTH = 512;
+
 function decodeCursor(field: string, cursor: string): Record<string, unknown> {
   let payload: unknown;
   try {
+    if (cursor.length > CURSOR_MAX_LENGTH) throw new Error("too long");
     if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error("not base64url");
     payload = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
   } catch {
@@ -362,8 +370,8 @@ export function decodeLogsCursor(cursor: string, direction: SortDirection): numb
 
 /** Search text: required, matched case-insensitively as a plain substring. */
 export function parseSearchMessage(value: string): string {
-  if (value.trim() === "") throw new InvalidArgument("filters.message", "is required");
   if (value.length > 1024) throw new InvalidArgument("filters.message", "must be at most 1024 characters");
+  if (value.trim() === "") throw new InvalidArgument("filters.message", "is required");
   return value;
 }
 

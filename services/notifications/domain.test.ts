@@ -124,6 +124,8 @@ describe("parseNewNotification", () => {
     ["payload", { payload: "[]" }],
     ["idempotency_key", { idempotency_key: "" }],
     ["idempotency_key", { idempotency_key: "k".repeat(256) }],
+    ["idempotency_key", { idempotency_key: " ".repeat(1_000_000) }],
+    ["idempotency_key", { idempotency_key: "\u{1f511}".repeat(256) }],
   ])("names %s", (field, change) => {
     expect(fieldOf(() => parseNewNotification({ ...valid, ...change }))).toBe(field);
   });
@@ -170,6 +172,8 @@ describe("cursor", () => {
     WF,
     Buffer.from("n1:nope").toString("base64url"),
     Buffer.from(`n2:${WF}`).toString("base64url"),
+    "A".repeat(1_000_000),
+    `${encodeCursor(WF)}${"A".repeat(100_000)}`,
   ])("rejects %j", (cursor) => {
     expect(fieldOf(() => decodeCursor(cursor))).toBe("cursor");
   });

@@ -12,6 +12,8 @@ describe("normalizeEmail", () => {
     ["Ada@Example.COM", "ada@example.com"],
     ["  ada@example.com\n", "ada@example.com"],
     ["first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"],
+    [`ada@${"a".repeat(63)}.com`, `ada@${"a".repeat(63)}.com`],
+    [`${" ".repeat(100_000)}ada@example.com`, "ada@example.com"],
   ])("accepts %j as %j", (raw, normalized) => {
     expect(normalizeEmail(raw)).toBe(normalized);
   });
@@ -25,6 +27,13 @@ describe("normalizeEmail", () => {
     ["ada@-example.com", /valid email/],
     ["a da@example.com", /valid email/],
     [`${"a".repeat(89)}@example.com`, /at most 100 characters/],
+    // near-matches far past the limit: refused on length before the pattern runs
+    [`${"a".repeat(100_000)}@example.com`, /at most 100 characters/],
+    [`ada@${"a-".repeat(50_000)}.com`, /at most 100 characters/],
+    [`ada@${"a.".repeat(50_000)}`, /at most 100 characters/],
+    // near-matches within the limit: the domain labels' pattern answers right
+    [`ada@${"a-".repeat(45)}.com`, /valid email/],
+    [`ada@${"a".repeat(64)}.com`, /valid email/],
   ])("rejects %j", (raw, message) => {
     expect(() => normalizeEmail(raw)).toThrow(message);
   });
@@ -41,6 +50,15 @@ describe("passwords", () => {
     expect(() => validateNewPassword("")).toThrow(/password: is required/);
     expect(loginPasswordCouldMatch("x".repeat(73))).toBe(false);
     expect(loginPasswordCouldMatch("x".repeat(72))).toBe(true);
+  });
+
+  it("counts long and astral passwords right without copying them", () => {
+    expect(validateNewPassword("🔑".repeat(72))).toHaveLength(144);
+    expect(() => validateNewPassword("🔑".repeat(73))).toThrow(/got 73/);
+    expect(() => validateNewPassword("x".repeat(4_000_000))).toThrow(/got 4000000/);
+    expect(loginPasswordCouldMatch("🔑".repeat(1_000_000))).toBe(false);
+    // a lone surrogate is one character
+    expect(() => validateNewPassword(`${"\ud83d".repeat(7)}`)).toThrow(/got 7/);
   });
 });
 

@@ -34,7 +34,15 @@ export function normalizeEmail(raw: string): string {
 
 /** Password length in characters (code points), not bytes or UTF-16 units. */
 export function passwordLength(password: string): number {
-  return [...password].length;
+  // Counted in place: a spread would copy a request's megabytes into an array first.
+  let length = 0;
+  for (let i = 0; i < password.length; i++) {
+    const unit = password.charCodeAt(i);
+    const next = password.charCodeAt(i + 1);
+    if (unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+    length++;
+  }
+  return length;
 }
 
 /** Checks a new password against the length rule (8–72 characters). */

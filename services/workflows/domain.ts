@@ -21,7 +21,9 @@ import {
   type WorkflowSpec,
   workflowKinds,
 } from "../../operator/api/v1alpha1/workflow.ts";
+import { DURATION_MAX_LENGTH, parseGoDuration } from "../../src/env.ts";
 import { FailedPrecondition, InvalidArgument } from "../../src/grpc/errors.ts";
+import { HEADER_NAME_MAX_LENGTH, isHeaderName, isHeaderValue } from "../../src/net/http-fields.ts";
 import { isPrivateHost } from "../../src/net/private-address.ts";
 
 export const PAGE_SIZE = 10;
@@ -37,18 +39,18 @@ export function requireId(field: string, value: string): string {
 }
 
 export function requireIdempotencyKey(value: string): string {
-  if (value.trim() === "") throw new InvalidArgument("idempotency_key", "is required");
   if (value.length > IDEMPOTENCY_KEY_MAX) {
     throw new InvalidArgument("idempotency_key", `must be at most ${IDEMPOTENCY_KEY_MAX} characters`);
   }
+  if (value.trim() === "") throw new InvalidArgument("idempotency_key", "is required");
   return value;
 }
 
 export function validateName(name: string): string {
-  if (name.trim() === "") throw new InvalidArgument("name", "is required");
-  if ([...name].length > limits.displayNameMax) {
+  if (longerThan(name, limits.displayNameMax)) {
     throw new InvalidArgument("name", `must be at most ${limits.displayNameMax} characters`);
   }
+  if (name.trim() === "") throw new InvalidArgument("name", "is required");
   return name;
 }
 
@@ -85,29 +87,6 @@ export function validateBuildStatus(value: string): BuildStatus {
 
 // ---------------------------------------------------------------- durations
 
-const NANOS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  µs: 1e3,
-  μs: 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
-/** Parses a Go duration string ("10s", "1m30s", "1.5h") into nanoseconds; undefined when malformed. */
-export function parseGoDuration(text: string): number | undefined {
-  if (!/^[+-]?((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$/.test(text) && text !== "0") return undefined;
-  if (text === "0") return 0;
-  const sign = text.startsWith("-") ? -1 : 1;
-  let total = 0;
-  for (const [, amount, unit] of text.matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) {
-    total += Number(amount) * (NANOS[unit as string] ?? Number.NaN);
-  }
-  return Number.isFinite(total) ? sign * total : undefined;
-}
-
 /** Formats whole seconds the way Go's time.Duration.String does ("10s", "1m30s", "1h0m0s"). */
 export function formatGoDuration(seconds: number): string {
   if (seconds === 0) return "0s";
@@ -119,19 +98,28 @@ export function formatGoDuration(seconds: number): string {
   return `${s}s`;
 }
 
+const DURATION_FORMS = 'a Go duration such as "30s", "1m30s", "1.5s" or "1500ms" (units ns, us, ms, s, m, h)';
+
+/**
+ * A payload timeout: any Go duration (src/env.ts parseGoDuration, the one
+ * duration grammar). The Workflow stores whole seconds, so a fraction of a
+ * second is rounded up ("1.2s" → 2s, "300us" → 1s): a check never gets less
+ * time than asked for.
+ */
 function parseTimeout(value: unknown, defaultSeconds: number, maxSeconds: number, what: string): number {
   const field = "payload.timeout";
   if (value === undefined || value === null) return defaultSeconds;
-  if (typeof value !== "string") throw new InvalidArgument(field, 'must be a duration string such as "30s"');
+  if (typeof value !== "string") throw new InvalidArgument(field, `must be ${DURATION_FORMS}`);
+  if (value.length > DURATION_MAX_LENGTH) {
+    throw new InvalidArgument(field, `must be at most ${DURATION_MAX_LENGTH} characters: ${DURATION_FORMS}`);
+  }
   const nanos = parseGoDuration(value.trim());
-  if (nanos === undefined) throw new InvalidArgument(field, 'must be a duration string such as "30s"');
-  if (nanos <= 0) throw new InvalidArgument(field, "must be positive");
-  if (nanos % 1e9 !== 0) throw new InvalidArgument(field, "must be a whole number of seconds");
-  const seconds = nanos / 1e9;
-  if (seconds > maxSeconds) {
+  if (nanos === undefined) throw new InvalidArgument(field, `must be ${DURATION_FORMS}`);
+  if (nanos <= 0n) throw new InvalidArgument(field, `must be above 0: ${DURATION_FORMS}`);
+  if (nanos > BigInt(maxSeconds) * 1_000_000_000n) {
     throw new FailedPrecondition(`${field}: ${what} may be at most ${formatGoDuration(maxSeconds)}`, field);
   }
-  return seconds;
+  return Number((nanos + 999_999_999n) / 1_000_000_000n);
 }
 
 // ------------------------------------------------------------------ payload
@@ -145,7 +133,18 @@ export type KindSettings =
   | { kind: "HEARTBEAT"; heartbeat: HeartbeatSettings }
   | { kind: "CONTAINER"; container: ContainerSettings };
 
+/**
+ * The largest payload read, in bytes of UTF-8 JSON. Checked before JSON.parse
+ * so parsing is bounded; a Workflow object must fit etcd's 1.5 MiB request
+ * limit anyway, so no larger payload could be stored.
+ */
+export const PAYLOAD_MAX_BYTES = 1024 * 1024;
+
 function parsePayloadObject(payload: string): Record<string, unknown> {
+  // UTF-16 length bounds the UTF-8 size from below: a text that long is too big without counting.
+  if (payload.length > PAYLOAD_MAX_BYTES || Buffer.byteLength(payload, "utf8") > PAYLOAD_MAX_BYTES) {
+    throw new InvalidArgument("payload", `must be at most ${PAYLOAD_MAX_BYTES} bytes of JSON`);
+  }
   if (payload.trim() === "") throw new InvalidArgument("payload", "is required (a JSON object)");
   let parsed: unknown;
   try {
@@ -159,71 +158,156 @@ function parsePayloadObject(payload: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-function rejectUnknownKeys(object: Record<string, unknown>, known: readonly string[]): void {
-  for (const key of Object.keys(object)) {
-    if (!known.includes(key)) {
-      throw new InvalidArgument(`payload.${key}`, `is not a known field (expected ${known.join(", ")})`);
-    }
-  }
-}
-
 /** Size limits of the CRD's schema (operator/api/v1alpha1/workflow.ts), checked here to name the field. */
-const payloadLimits = {
+export const payloadLimits = {
+  endpointLength: 2048,
   headerNames: 64,
   headerValues: 16,
   headerValueLength: 8192,
+  imageLength: 1024,
   cmdItems: 256,
   cmdItemLength: 8192,
   envNames: 128,
+  envNameLength: 256,
   envValueLength: 32768,
 } as const;
 
+/** Whether a text has more than `max` characters (code points), without copying it. */
+export function longerThan(text: string, max: number): boolean {
+  if (text.length <= max) return false; // code points ≤ UTF-16 units
+  if (text.length > 2 * max) return true; // each code point is at most 2 units
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    if (++count > max) return true;
+  }
+  return false;
+}
+
+/** A short, printable rendering of a value the client sent, for error messages. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
+}
+
 function stringList(field: string, value: unknown, maxItems: number, maxLength: number): string[] {
-  if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
-    throw new InvalidArgument(field, "must be a list of strings");
-  }
+  if (!Array.isArray(value)) throw new InvalidArgument(field, "must be a list of strings");
   if (value.length > maxItems) throw new InvalidArgument(field, `must have at most ${maxItems} items`);
-  if (value.some((item) => [...item].length > maxLength)) {
-    throw new InvalidArgument(field, `items must be at most ${maxLength} characters`);
-  }
+  value.forEach((item, index) => {
+    if (typeof item !== "string") throw new InvalidArgument(`${field}[${index}]`, "must be a string");
+    if (longerThan(item, maxLength)) {
+      throw new InvalidArgument(`${field}[${index}]`, `must be at most ${maxLength} characters`);
+    }
+  });
   return value as string[];
 }
 
-function parseHeartbeat(payload: Record<string, unknown>, rules: PayloadRules): HeartbeatSettings {
-  rejectUnknownKeys(payload, ["endpoint", "expected_status_code", "headers", "timeout"]);
-  const { endpoint, expected_status_code: status, headers, timeout } = payload;
-  if (endpoint === undefined || endpoint === null || endpoint === "") {
-    throw new InvalidArgument("payload.endpoint", "is required for HEARTBEAT workflows");
+/** Whether a text has a control character (C0, DEL, C1) or, with `orSpace`, any whitespace. */
+function hasControlCharacter(text: string, orSpace: boolean): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 0x1f || (c >= 0x7f && c <= 0x9f)) return true;
+    if (orSpace && (c === 0x20 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a))) return true;
+    if (orSpace && (c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000))
+      return true;
+    if (orSpace && c === 0xfeff) return true;
   }
-  if (typeof endpoint !== "string") throw new InvalidArgument("payload.endpoint", "must be a string");
+  return false;
+}
+
+/**
+ * `headers`: header name → a list of values, or a single string (what the
+ * original's clients send, `{"Content-Type": "application/json"}`), stored
+ * as a one-item list.
+ */
+function parseHeaders(headers: unknown): Record<string, string[]> {
+  const field = "payload.headers";
+  if (typeof headers !== "object" || headers === null || Array.isArray(headers)) {
+    throw new InvalidArgument(field, "must be an object of header name to a string or a list of strings");
+  }
+  const names = Object.keys(headers);
+  if (names.length > payloadLimits.headerNames) {
+    throw new InvalidArgument(field, `must have at most ${payloadLimits.headerNames} headers`);
+  }
+  // Entries, then Object.fromEntries: a key such as "__proto__" stays a key, never a prototype.
+  const parsed: Array<[string, string[]]> = [];
+  for (const name of names) {
+    if (name.length > HEADER_NAME_MAX_LENGTH) {
+      throw new InvalidArgument(
+        field,
+        `header name ${quoted(name)} is longer than ${HEADER_NAME_MAX_LENGTH} characters`,
+      );
+    }
+    if (!isHeaderName(name)) {
+      throw new InvalidArgument(
+        field,
+        `header name ${quoted(name)} is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_\`|~ only)`,
+      );
+    }
+    const value = (headers as Record<string, unknown>)[name];
+    if (typeof value !== "string" && !Array.isArray(value)) {
+      throw new InvalidArgument(`${field}.${name}`, "must be a string or a list of strings");
+    }
+    const values = stringList(
+      `${field}.${name}`,
+      typeof value === "string" ? [value] : value,
+      payloadLimits.headerValues,
+      payloadLimits.headerValueLength,
+    );
+    values.forEach((item, index) => {
+      if (!isHeaderValue(item)) {
+        throw new InvalidArgument(
+          typeof value === "string" ? `${field}.${name}` : `${field}.${name}[${index}]`,
+          "must not contain CR, LF or other control characters (visible ASCII, spaces, tabs and Latin-1 text only)",
+        );
+      }
+    });
+    parsed.push([name, values]);
+  }
+  return Object.fromEntries(parsed);
+}
+
+function parseEndpoint(endpoint: unknown, rules: PayloadRules): string {
+  const field = "payload.endpoint";
+  if (endpoint === undefined || endpoint === null || endpoint === "") {
+    throw new InvalidArgument(field, "is required for HEARTBEAT workflows");
+  }
+  if (typeof endpoint !== "string") throw new InvalidArgument(field, "must be a string");
+  if (endpoint.length > payloadLimits.endpointLength) {
+    throw new InvalidArgument(field, `must be at most ${payloadLimits.endpointLength} characters`);
+  }
   let url: URL;
   try {
     url = new URL(endpoint);
   } catch {
-    throw new InvalidArgument("payload.endpoint", "must be an absolute http or https URL");
+    throw new InvalidArgument(field, "must be an absolute http or https URL");
   }
   if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
-    throw new InvalidArgument("payload.endpoint", "must be an absolute http or https URL");
+    throw new InvalidArgument(field, "must be an absolute http or https URL");
   }
-  if (endpoint.length > 2048)
-    throw new InvalidArgument("payload.endpoint", "must be at most 2048 characters");
+  // The URL parser drops some of these silently (tab, CR, LF); the stored text must not hold them.
+  if (hasControlCharacter(endpoint, true)) {
+    throw new InvalidArgument(field, "must not contain spaces or control characters (CR, LF, tab …)");
+  }
   if (!rules.allowPrivateHeartbeats && isPrivateHost(url.hostname)) {
     throw new FailedPrecondition(
-      "payload.endpoint: loopback, link-local, private and cluster-internal addresses are not allowed in this installation",
-      "payload.endpoint",
+      `${field}: loopback, link-local, private and cluster-internal addresses are not allowed in this installation (IANA special-purpose blocks included)`,
+      field,
     );
   }
-  const { min, max } = limits.expectedStatusCode;
-  let expectedStatusCode = 200;
-  if (status !== undefined && status !== null) {
-    if (typeof status !== "number" || !Number.isInteger(status) || status < min || status > max) {
-      throw new InvalidArgument("payload.expected_status_code", `must be an integer from ${min} to ${max}`);
-    }
-    expectedStatusCode = status;
-  }
+  return endpoint;
+}
+
+// Keys other than these are ignored, as the original Chronoverse ignores them
+// (encoding/json into a struct), so its clients keep working.
+function parseHeartbeat(payload: Record<string, unknown>, rules: PayloadRules): HeartbeatSettings {
+  const { endpoint, expected_status_code: status, headers, timeout } = payload;
   const settings: HeartbeatSettings = {
-    endpoint,
-    expectedStatusCode,
+    endpoint: parseEndpoint(endpoint, rules),
+    expectedStatusCode: 200,
     timeoutSeconds: parseTimeout(
       timeout,
       limits.heartbeatTimeoutSeconds.default,
@@ -231,39 +315,68 @@ function parseHeartbeat(payload: Record<string, unknown>, rules: PayloadRules): 
       "a heartbeat timeout",
     ),
   };
+  const { min, max } = limits.expectedStatusCode;
+  if (status !== undefined && status !== null) {
+    if (typeof status !== "number" || !Number.isInteger(status) || status < min || status > max) {
+      throw new InvalidArgument("payload.expected_status_code", `must be an integer from ${min} to ${max}`);
+    }
+    settings.expectedStatusCode = status;
+  }
   if (headers !== undefined && headers !== null) {
-    if (typeof headers !== "object" || Array.isArray(headers)) {
-      throw new InvalidArgument("payload.headers", "must be an object of header name to a list of strings");
-    }
-    const parsed: Record<string, string[]> = {};
-    if (Object.keys(headers).length > payloadLimits.headerNames) {
-      throw new InvalidArgument("payload.headers", `must have at most ${payloadLimits.headerNames} headers`);
-    }
-    for (const [name, values] of Object.entries(headers)) {
-      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-        throw new InvalidArgument(`payload.headers.${name}`, "is not a valid header name");
-      }
-      parsed[name] = stringList(
-        `payload.headers.${name}`,
-        values,
-        payloadLimits.headerValues,
-        payloadLimits.headerValueLength,
-      );
-    }
+    const parsed = parseHeaders(headers);
     if (Object.keys(parsed).length > 0) settings.headers = parsed;
   }
   return settings;
 }
 
+/** A container environment variable name (what Kubernetes accepts). */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+function parseEnv(env: unknown): Record<string, string> {
+  const field = "payload.env";
+  if (typeof env !== "object" || env === null || Array.isArray(env)) {
+    throw new InvalidArgument(field, "must be an object of name to string value");
+  }
+  const names = Object.keys(env);
+  if (names.length > payloadLimits.envNames) {
+    throw new InvalidArgument(field, `must have at most ${payloadLimits.envNames} variables`);
+  }
+  const parsed: Array<[string, string]> = [];
+  for (const name of names) {
+    if (name.length > payloadLimits.envNameLength || !ENV_NAME.test(name)) {
+      throw new InvalidArgument(
+        field,
+        `${quoted(name)} is not a valid environment variable name (a letter or _, then letters, digits, _ . -; at most ${payloadLimits.envNameLength} characters)`,
+      );
+    }
+    const value = (env as Record<string, unknown>)[name];
+    if (typeof value !== "string") throw new InvalidArgument(`${field}.${name}`, "must be a string");
+    if (longerThan(value, payloadLimits.envValueLength)) {
+      throw new InvalidArgument(
+        `${field}.${name}`,
+        `must be at most ${payloadLimits.envValueLength} characters`,
+      );
+    }
+    parsed.push([name, value]);
+  }
+  return Object.fromEntries(parsed);
+}
+
 function parseContainer(payload: Record<string, unknown>): ContainerSettings {
-  rejectUnknownKeys(payload, ["image", "cmd", "env", "timeout"]);
   const { image, cmd, env, timeout } = payload;
-  if (image === undefined || image === null || (typeof image === "string" && image.trim() === "")) {
+  if (image === undefined || image === null || image === "") {
     throw new InvalidArgument("payload.image", "is required for CONTAINER workflows");
   }
   if (typeof image !== "string") throw new InvalidArgument("payload.image", "must be a string");
-  if (image.length > 1024 || /\s/.test(image)) {
-    throw new InvalidArgument("payload.image", "must be an image reference without spaces");
+  if (image.length > payloadLimits.imageLength) {
+    throw new InvalidArgument("payload.image", `must be at most ${payloadLimits.imageLength} characters`);
+  }
+  if (image.trim() === "") throw new InvalidArgument("payload.image", "is required for CONTAINER workflows");
+  if (hasControlCharacter(image, true)) {
+    throw new InvalidArgument(
+      "payload.image",
+      "must be an image reference without spaces or control characters",
+    );
   }
   const settings: ContainerSettings = {
     image,
@@ -279,26 +392,7 @@ function parseContainer(payload: Record<string, unknown>): ContainerSettings {
     if (command.length > 0) settings.command = command;
   }
   if (env !== undefined && env !== null) {
-    if (typeof env !== "object" || Array.isArray(env)) {
-      throw new InvalidArgument("payload.env", "must be an object of name to string value");
-    }
-    const parsed: Record<string, string> = {};
-    if (Object.keys(env).length > payloadLimits.envNames) {
-      throw new InvalidArgument("payload.env", `must have at most ${payloadLimits.envNames} variables`);
-    }
-    for (const [name, value] of Object.entries(env)) {
-      if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)) {
-        throw new InvalidArgument(`payload.env.${name}`, "is not a valid environment variable name");
-      }
-      if (typeof value !== "string") throw new InvalidArgument(`payload.env.${name}`, "must be a string");
-      if ([...value].length > payloadLimits.envValueLength) {
-        throw new InvalidArgument(
-          `payload.env.${name}`,
-          `must be at most ${payloadLimits.envValueLength} characters`,
-        );
-      }
-      parsed[name] = value;
-    }
+    const parsed = parseEnv(env);
     if (Object.keys(parsed).length > 0) settings.env = parsed;
   }
   return settings;
@@ -572,7 +666,12 @@ export interface ListFilter {
  * workflows are listed.
  */
 export function parseListFilter(filters: ListWorkflowsFilters | undefined): ListFilter {
-  const query = (filters?.query ?? "").trim().toLowerCase();
+  const rawQuery = filters?.query ?? "";
+  // A query longer than any name matches nothing; refusing it bounds the per-workflow substring search.
+  if (longerThan(rawQuery, limits.displayNameMax)) {
+    throw new InvalidArgument("filters.query", `must be at most ${limits.displayNameMax} characters`);
+  }
+  const query = rawQuery.trim().toLowerCase();
   const kind = filters?.kind ? validateKindFilter(filters.kind) : undefined;
   const buildStatus = filters?.build_status ? validateBuildStatusFilter(filters.build_status) : undefined;
   const intervalMin = filters?.interval_min
@@ -624,8 +723,12 @@ export function encodeCursor(lastId: string): string {
   return Buffer.from(`v1:${lastId}`, "utf8").toString("base64url");
 }
 
+/** Cursors this service makes are 52 characters; anything much longer is not one of them. */
+const CURSOR_MAX_LENGTH = 128;
+
 export function decodeCursor(cursor: string): string | undefined {
   if (cursor === "") return undefined;
+  if (cursor.length > CURSOR_MAX_LENGTH) throw new InvalidArgument("cursor", "is not a valid cursor");
   const text = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, "base64url").toString("utf8") : "";
   const id = text.startsWith("v1:") ? text.slice(3) : "";
   if (!UUID.test(id)) throw new InvalidArgument("cursor", "is not a valid cursor");

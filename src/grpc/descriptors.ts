@@ -59,7 +59,7 @@ function repairDescriptors(definition: PackageDefinition): void {
         (n) => n.options?.mapEntry === true && field.typeName.split(".").pop() === n.name,
       );
       if (nested === undefined || nested.name === entryName) continue;
-      field.typeName = field.typeName.replace(/[^.]+$/, entryName);
+      field.typeName = `${field.typeName.slice(0, field.typeName.lastIndexOf(".") + 1)}${entryName}`;
       nested.name = entryName;
     }
     message.field.forEach((field) => {
