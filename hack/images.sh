@@ -32,7 +32,8 @@ docker_archive() {
   tmp=$(mktemp -d)
   tar --numeric-owner --sort=name --mtime=@0 -C "$rootfs" -cf "$tmp/layer.tar" .
   diff=$(sha256sum "$tmp/layer.tar" | cut -d' ' -f1)
-  printf '{"architecture":"amd64","os":"linux","config":%s,"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+  # One history entry per layer: buildah refuses a base whose history and layers disagree.
+  printf '{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":%s,"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created":"1970-01-01T00:00:00Z","created_by":"hack/images.sh"}]}' \
     "$config" "$diff" >"$tmp/config.json"
   sha=$(sha256sum "$tmp/config.json" | cut -d' ' -f1)
   mv "$tmp/config.json" "$tmp/$sha.json"
