@@ -7,54 +7,21 @@
 // they come from test/support/crds.ts and helm runs with --skip-crds.
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { parseAllDocuments } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGrpcServer } from "../../../src/grpc/server.ts";
 import { createLogger } from "../../../src/logging.ts";
 import { installCrds } from "../../support/crds.ts";
+import { chart, documents, helm, helmFails, root } from "../../support/helm.ts";
 import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const run = promisify(execFile);
-const root = resolve(import.meta.dirname, "../../..");
-const chart = resolve(root, "charts/chronoverse");
-const helmBin = process.env.HELM ?? resolve(homedir(), ".cache/chronoverse/bin/helm");
 const release = "cv";
 const fullname = `${release}-chronoverse`;
 const components = ["users", "workflows", "jobs", "notifications", "analytics"];
-
-async function helm(...args: string[]): Promise<string> {
-  try {
-    const { stdout } = await run(helmBin, args, {
-      cwd: root,
-      env: { ...process.env, KUBECONFIG: inject("kubeconfig") },
-      maxBuffer: 32 * 1024 * 1024,
-    });
-    return stdout;
-  } catch (error) {
-    const e = error as { stderr?: string; message: string };
-    throw new Error(`helm ${args.join(" ")} failed: ${e.stderr ?? e.message}`);
-  }
-}
-
-async function helmFails(...args: string[]): Promise<string> {
-  try {
-    await helm(...args);
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error(`helm ${args.join(" ")} succeeded but should have failed`);
-}
-
-function documents(text: string): k8s.KubernetesObject[] {
-  return parseAllDocuments(text)
-    .map((doc) => doc.toJS() as k8s.KubernetesObject | null)
-    .filter((obj): obj is k8s.KubernetesObject => obj !== null && obj.kind !== undefined);
-}
 
 function restricted(pod: k8s.V1PodSpec, what: string): void {
   const podSc = pod.securityContext ?? {};
