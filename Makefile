@@ -21,11 +21,11 @@ node_modules/.installed: package.json package-lock.json
 deps: node_modules/.installed ## install npm packages (exact versions from the lock file)
 
 .PHONY: tools
-tools: ## build etcd, Kubernetes, kwok, helm and grpcurl from Go modules (cached by version)
+tools: ## build etcd, Kubernetes (incl. kubelet, kube-proxy), kwok, CoreDNS, crictl, helm and grpcurl from Go modules (cached by version)
 	hack/build-tools.sh
 
 .PHONY: cluster
-cluster: ## start the local control plane (etcd, apiserver, controllers, scheduler, kwok node)
+cluster: ## start the local control plane (etcd, apiserver, controllers, scheduler, kwok node, real node where possible)
 	hack/cluster.sh up
 
 .PHONY: cluster-down

@@ -4,8 +4,10 @@
 # rebuilt only when its inputs change:
 #   busybox      docker.io/library/busybox:1.36           Debian's busybox-static and its applet links
 #   pause        registry.k8s.io/pause:3.10               hack/images/pause.c, static (the pod sandbox)
-#   node-base    docker.io/library/node:24-bookworm-slim   debootstrap minbase + Node 24 + npm (the Dockerfile's FROM)
+#   debian       docker.io/library/debian:bookworm-slim    debootstrap minbase of Debian bookworm
+#   node-base    docker.io/library/node:24-bookworm-slim   debian + Node 24 + npm (the Dockerfile's FROM)
 #   chronoverse  docker.io/library/chronoverse:dev         the project's Dockerfile, executed by buildah
+#   postgres     docker.io/library/postgres:15-bookworm    hack/images/postgres/Dockerfile (the chart's bundled database)
 # Usage: hack/images.sh build [name...]   build (default: all), print nothing
 #        hack/images.sh import SOCKET      build all, import them into containerd (namespace k8s.io)
 #        hack/images.sh tag NAME           print an image's reference
@@ -22,8 +24,10 @@ log() { printf '[images] %s\n' "$*" >&2; }
 declare -A ref=(
   [busybox]=docker.io/library/busybox:1.36
   [pause]=registry.k8s.io/pause:3.10
+  [debian]=docker.io/library/debian:bookworm-slim
   [node-base]=docker.io/library/node:24-bookworm-slim
   [chronoverse]=docker.io/library/chronoverse:dev
+  [postgres]=docker.io/library/postgres:15-bookworm
 )
 
 # docker_archive TAG ROOTFS CONFIG_JSON OUT -> one-layer docker-archive (what `docker save` writes)
@@ -58,7 +62,9 @@ archive_path() {
   case $1 in
     busybox) key=$(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || echo none) ;;
     pause) key=$(sha256sum "$root/hack/images/pause.c" | cut -c1-12) ;;
+    debian) key="$DEBIAN_SUITE" ;;
     node-base) key="$NODE_IMAGE_VERSION-npm$NPM_IMAGE_VERSION-$DEBIAN_SUITE" ;;
+    postgres) key=$(cat "$root"/hack/images/postgres/* | sha256sum | cut -c1-12) ;;
     # Everything the Dockerfile copies, as content: an edit anywhere rebuilds.
     chronoverse)
       key=$(cd "$root" && tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - \
@@ -91,11 +97,8 @@ build_pause() {
   rm -rf "$rootfs"
 }
 
-# The image the Dockerfile names in FROM, made here: Debian's minimal base,
-# Node from the npm registry's `node` package, npm, and this machine's CA
-# bundle (npm inside the build reaches the registry the way the host does).
-build_node-base() {
-  local out=$1 rootfs npmdir mirror
+build_debian() {
+  local out=$1 rootfs mirror
   ensure_packages debootstrap
   rootfs=$(mktemp -d)
   mirror=$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
@@ -104,6 +107,19 @@ build_node-base() {
   debootstrap --variant=minbase "$DEBIAN_SUITE" "$rootfs" ${mirror:+"$mirror"} >"$images/debootstrap.log" 2>&1 ||
     { log "debootstrap failed:"; tail -n 20 "$images/debootstrap.log" >&2; return 1; }
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  docker_archive "${ref[debian]}" "$rootfs" \
+    '{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["bash"]}' "$out"
+  rm -rf "$rootfs"
+}
+
+# The image the Dockerfile names in FROM, made here: the Debian base, Node
+# from the npm registry's `node` package, npm, and this machine's CA bundle
+# (npm inside the build reaches the registry the way the host does).
+build_node-base() {
+  local out=$1 rootfs npmdir
+  build_one debian
+  rootfs=$(mktemp -d)
+  tar -xOf "$(archive_path debian)" layer.tar | tar -C "$rootfs" -xf -
   npmdir=$(mktemp -d)
   npm install --silent --no-save --no-audit --no-fund --prefix "$npmdir" \
     "node@$NODE_IMAGE_VERSION" "npm@$NPM_IMAGE_VERSION" >&2
@@ -124,25 +140,40 @@ buildah_() {
   buildah --root "$cache/buildah/root" --runroot "$cache/buildah/run" --storage-driver vfs "$@"
 }
 
-# The project's own image: buildah executes the Dockerfile's steps (RUN npm ci
-# included) on the node-base image loaded under the name FROM gives.
-build_chronoverse() {
-  local out=$1
-  ensure_packages buildah runc
-  build_one node-base
+# buildah_load NAME -> the image NAME in buildah's storage under its reference
+buildah_load() {
+  build_one "$1"
   mkdir -p "$cache/buildah"
-  buildah_ inspect --type image "${ref[node-base]}" >/dev/null 2>&1 ||
-    buildah_ pull -q "docker-archive:$(archive_path node-base)" >/dev/null
-  buildah_ tag "$(buildah_ images -q --filter reference="${ref[node-base]}" | head -n 1)" "${ref[node-base]}" 2>/dev/null || true
-  log "building ${ref[chronoverse]} from Dockerfile (buildah)"
-  (cd "$root" && buildah_ bud --quiet --layers --pull-never --isolation chroot --network host \
-    -t "${ref[chronoverse]}" -f Dockerfile .) >"$images/chronoverse-build.log" 2>&1 ||
-    { log "buildah bud failed:"; tail -n 30 "$images/chronoverse-build.log" >&2; return 1; }
+  buildah_ inspect --type image "${ref[$1]}" >/dev/null 2>&1 && return
+  buildah_ pull -q "docker-archive:$(archive_path "$1")" >/dev/null
+}
+
+# buildah_build NAME CONTEXT DOCKERFILE OUT -> buildah executes the Dockerfile's
+# steps (RUN included) and writes the image as a docker-archive.
+buildah_build() {
+  local name=$1 context=$2 dockerfile=$3 out=$4
+  ensure_packages buildah runc
+  log "building ${ref[$name]} from $dockerfile (buildah)"
+  (cd "$context" && buildah_ bud --quiet --layers --pull-never --isolation chroot --network host \
+    -t "${ref[$name]}" -f "$dockerfile" .) >"$images/$name-build.log" 2>&1 ||
+    { log "buildah bud failed:"; tail -n 30 "$images/$name-build.log" >&2; return 1; }
   rm -f "$out.tmp"
-  buildah_ push -q "${ref[chronoverse]}" "docker-archive:$out.tmp:${ref[chronoverse]}" >/dev/null
+  buildah_ push -q "${ref[$name]}" "docker-archive:$out.tmp:${ref[$name]}" >/dev/null
   mv "$out.tmp" "$out"
-  # Older builds of the project image are of no further use.
-  find "$images" -maxdepth 1 -name 'chronoverse-*.tar' ! -path "$out" -delete
+  # Older builds of this image are of no further use.
+  find "$images" -maxdepth 1 -name "$name-*.tar" ! -path "$out" -delete
+}
+
+# The project's own image, from its Dockerfile, on the node-base image loaded
+# under the name FROM gives.
+build_chronoverse() {
+  buildah_load node-base
+  buildah_build chronoverse "$root" Dockerfile "$1"
+}
+
+build_postgres() {
+  buildah_load debian
+  buildah_build postgres "$root/hack/images/postgres" Dockerfile "$1"
 }
 
 build_one() {
@@ -153,7 +184,7 @@ build_one() {
   "build_$1" "$out"
 }
 
-all=(busybox pause node-base chronoverse)
+all=(busybox pause debian node-base chronoverse postgres)
 case ${1:-build} in
   build)
     shift || true
@@ -161,7 +192,7 @@ case ${1:-build} in
     for n in "${names[@]}"; do build_one "$n"; done ;;
   import)
     sock=${2:?usage: $0 import SOCKET}
-    for n in busybox pause chronoverse; do
+    for n in busybox pause chronoverse postgres; do
       build_one "$n"
       ctr --address "$sock" -n k8s.io images import "$(archive_path "$n")" >/dev/null
     done ;;

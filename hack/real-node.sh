@@ -9,7 +9,8 @@
 #   up          start the node and wait until it is Ready (busybox and pause images imported)
 #   down        stop what `up` started, by pid: pods and their sandboxes, shims, containerd,
 #               kubelet, kube-proxy, CoreDNS; unmount and remove the bridge and routes it made
-#   load-image  build the project's image from its Dockerfile (cached by content) and import it
+#   load-image  build the project's image and the bundled Postgres's from their Dockerfiles
+#               (cached by content) and import them
 #   status      exit 0 when the node's processes run
 #   gateway     print the bridge address (pods reach CoreDNS and the apiserver there)
 # State lives in $CLUSTER_DIR/node (containerd root and state, kubelet dir, CNI config).
@@ -287,16 +288,19 @@ up() {
   log "node $node Ready in $((SECONDS - t0))s"
 }
 
-# The project's image for pods on this node (HEARTBEAT runs, the chart): built
-# from the Dockerfile when its inputs changed, imported when containerd lacks it.
+# The images built from Dockerfiles for pods on this node: the project's own
+# (HEARTBEAT runs, the chart) and the chart's bundled Postgres. Each is built
+# when its inputs changed and imported when containerd lacks that build.
 load_image() {
-  "$root/hack/images.sh" build chronoverse
-  local archive
-  archive=$("$root/hack/images.sh" path chronoverse)
-  if [ "$(cat "$state/chronoverse-image" 2>/dev/null)" != "$archive" ]; then
-    ctr --address "$sock" -n k8s.io images import "$archive" >/dev/null
-    echo "$archive" >"$state/chronoverse-image"
-  fi
+  local name archive
+  for name in chronoverse postgres; do
+    "$root/hack/images.sh" build "$name"
+    archive=$("$root/hack/images.sh" path "$name")
+    if [ "$(cat "$state/$name-image" 2>/dev/null)" != "$archive" ]; then
+      ctr --address "$sock" -n k8s.io images import "$archive" >/dev/null
+      echo "$archive" >"$state/$name-image"
+    fi
+  done
 }
 
 down_quiet() {
@@ -329,7 +333,7 @@ down_quiet() {
   ip route del blackhole "$service_cidr" 2>/dev/null || true
   [ "$(cat "$owner_file" 2>/dev/null)" = "$dir" ] && rm -f "$owner_file"
   # containerd's content store stays, as a node keeps its image cache; the rest goes.
-  rm -rf "$state/containerd/state" "$state/kubelet" "$state/runc" "$state/cni/ipam" "$state/chronoverse-image"
+  rm -rf "$state/containerd/state" "$state/kubelet" "$state/runc" "$state/cni/ipam" "$state"/*-image "$state/volumes"
 }
 
 case ${1:-} in

@@ -62,6 +62,7 @@ describe("charts/chronoverse", () => {
   });
   afterAll(async () => {
     await helm("uninstall", release, "-n", ns.name, "--wait").catch(() => undefined);
+    await core.deletePersistentVolume({ name: `${ns?.name}-data` }).catch(() => undefined);
     await ns?.remove();
     await other?.remove();
   });
@@ -211,48 +212,27 @@ describe("charts/chronoverse", () => {
     expect(env.CHRONOVERSE_JOBS_ADDRESS?.value).toBe(`${fullname}-jobs.${namespace}.svc:50053`);
     expect(usersPod?.containers[0]?.startupProbe?.grpc?.port).toBe(50051);
 
-    // Pods. The local control plane runs no Deployment, ReplicaSet,
-    // StatefulSet or PersistentVolume controllers (hack/cluster.sh
-    // --controllers), so the test stands in for them: one Pod per replica from
-    // each workload's own pod template, created through the real apiserver
-    // (Pod Security admission enforces "restricted"), scheduled by the real
-    // scheduler onto the kwok node. Postgres's claim cannot be bound here, so
-    // its stand-in gets an emptyDir for the data volume.
+    // Pods, made by the real Deployment and StatefulSet controllers, admitted
+    // under the restricted profile and scheduled onto the kwok node (the real
+    // node is tainted). The cluster has no volume provisioner: Postgres's claim
+    // is bound to a PersistentVolume made here (kwok never mounts it).
     const statefulSets = await apps.listNamespacedStatefulSet({ namespace, labelSelector: selector });
     expect(statefulSets.items.map((s) => s.metadata?.name)).toEqual([`${fullname}-postgres`]);
     const claim = statefulSets.items[0]?.spec?.volumeClaimTemplates?.[0];
     expect(claim?.metadata?.name).toBe("data");
     expect(claim?.spec?.resources?.requests?.storage).toBe("8Gi");
-    const workloads = [
-      ...deployments.items.map((d) => ({
-        name: d.metadata?.name ?? "",
-        replicas: d.spec?.replicas ?? 1,
-        template: d.spec?.template,
-      })),
-      ...statefulSets.items.map((s) => ({
-        name: s.metadata?.name ?? "",
-        replicas: 1,
-        template: s.spec?.template,
-      })),
-    ];
-    let expectedPods = 0;
-    for (const workload of workloads) {
-      for (let i = 0; i < workload.replicas; i++) {
-        const spec = structuredClone(workload.template?.spec) as k8s.V1PodSpec;
-        if (workload.name === `${fullname}-postgres`) {
-          spec.volumes = [...(spec.volumes ?? []), { name: "data", emptyDir: {} }];
-        }
-        await core.createNamespacedPod({
-          namespace,
-          body: {
-            metadata: { name: `${workload.name}-standin-${i}`, labels: workload.template?.metadata?.labels },
-            spec,
-          },
-        });
-        expectedPods++;
-      }
-    }
-    expect(expectedPods).toBe(components.length + 2 + 1);
+    await core.createPersistentVolume({
+      body: {
+        metadata: { name: `${namespace}-data` },
+        spec: {
+          capacity: { storage: "8Gi" },
+          accessModes: ["ReadWriteOnce"],
+          claimRef: { namespace, name: `data-${fullname}-postgres-0` },
+          hostPath: { path: `/nonexistent/${namespace}` },
+        },
+      },
+    });
+    const expectedPods = components.length + 2 + 1;
     const pods = await waitFor(
       `${expectedPods} release pods Running`,
       async () => {
@@ -282,7 +262,6 @@ describe("charts/chronoverse", () => {
         },
       }),
     ).rejects.toThrow(/violates PodSecurity/);
-    await core.deleteCollectionNamespacedPod({ namespace, labelSelector: selector, gracePeriodSeconds: 0 });
 
     // RBAC: everything each component calls, and a few things it must not do.
     const can = async (

@@ -8,7 +8,7 @@
 // docs/chart.md says stays). The database is the external-URL path: a test
 // database reachable from pods through the node's bridge address.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { chownSync, mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
@@ -244,4 +244,79 @@ describe.skipIf(!realNode)("the chart on the real node", () => {
       return left.length === 0 ? true : undefined;
     });
   }, 900_000);
+});
+
+describe.skipIf(!realNode)("the chart's bundled Postgres on the real node", () => {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  let ns: TestNamespace;
+  let volume: string;
+
+  beforeAll(async () => {
+    await installCrds(kc);
+    ns = await createTestNamespace(kc, "real-pg");
+    await core.patchNamespace(
+      {
+        name: ns.name,
+        body: { metadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted" } } },
+      },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+    // The cluster has no volume provisioner: a hostPath volume on the node, owned by Postgres's uid.
+    const dir = resolve(process.env.CLUSTER_DIR ?? resolve(root, ".cluster"), "node/volumes", ns.name);
+    mkdirSync(dir, { recursive: true });
+    chownSync(dir, 999, 999);
+    volume = `${ns.name}-data`;
+    await core.createPersistentVolume({
+      body: {
+        metadata: { name: volume },
+        spec: {
+          capacity: { storage: "8Gi" },
+          accessModes: ["ReadWriteOnce"],
+          persistentVolumeReclaimPolicy: "Delete",
+          claimRef: { namespace: ns.name, name: `data-${fullname}-postgres-0` },
+          hostPath: { path: dir, type: "Directory" },
+        },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await helm("uninstall", release, "-n", ns?.name ?? "", "--wait").catch(() => undefined);
+    await ns?.remove();
+    await core.deletePersistentVolume({ name: volume }).catch(() => undefined);
+  });
+
+  it("runs the bundled Postgres StatefulSet on a bound claim; the services use it and helm test passes", async () => {
+    const namespace = ns.name;
+    const [repository, tag] = projectImage.split(/:(?=[^:]+$)/);
+    await helm(
+      "install",
+      release,
+      chart,
+      "-n",
+      namespace,
+      "--skip-crds",
+      "--set",
+      `image.repository=${repository},image.tag=${tag}`,
+      "--set",
+      "postgres.bundled.image.tag=15-bookworm",
+      "--set-json",
+      `nodeSelector=${JSON.stringify(onRealNode.nodeSelector)}`,
+      "--set-json",
+      `tolerations=${JSON.stringify(onRealNode.tolerations)}`,
+      "--wait",
+      "--timeout",
+      "5m",
+    );
+    const statefulSet = await apps.readNamespacedStatefulSet({ name: `${fullname}-postgres`, namespace });
+    expect(statefulSet.status?.readyReplicas).toBe(1);
+    const claim = await core.readNamespacedPersistentVolumeClaim({
+      name: `data-${fullname}-postgres-0`,
+      namespace,
+    });
+    expect(claim.status?.phase).toBe("Bound");
+    expect(claim.spec?.volumeName).toBe(volume);
+    expect(await helm("test", release, "-n", namespace, "--timeout", "3m")).toMatch(/Phase:\s+Succeeded/);
+  }, 600_000);
 });
