@@ -97,14 +97,16 @@ export interface TestServiceOptions {
 }
 
 /**
- * Starts `factory`'s service on 127.0.0.1 with a free port, over a new test
- * database with every migration applied. `stop()` shuts the server down and
- * drops the database.
+ * Starts `factory`'s service (or several services on one server, sharing the
+ * database and the configuration) on 127.0.0.1 with a free port, over a new
+ * test database with every migration applied. `stop()` shuts the server down
+ * and drops the database.
  */
 export async function startTestService(
-  factory: ServiceFactory,
+  factory: ServiceFactory | readonly ServiceFactory[],
   options: TestServiceOptions = {},
 ): Promise<TestService> {
+  const factories = Array.isArray(factory) ? factory : [factory as ServiceFactory];
   const database: TestDatabase = await createTestDatabase();
   const logger = options.logger ?? testLogger();
   const config = loadConfig({
@@ -118,11 +120,11 @@ export async function startTestService(
   const db = openDatabase({ url: database.url, maxConnections: 5 });
   const opened: Client[] = [];
   let server: RunningGrpcServer | undefined;
-  let closeService: (() => Promise<void>) | undefined;
+  const closeServices: (() => Promise<void>)[] = [];
   const stop = async (): Promise<void> => {
     for (const client of opened) client.close();
     await server?.shutdown();
-    await closeService?.();
+    for (const close of closeServices) await close();
     await db.destroy();
     await database.drop();
   };
@@ -136,10 +138,14 @@ export async function startTestService(
       handlers: createHandlers({ tokens, logger }),
       database: () => db,
     };
-    const service = await factory(deps);
-    closeService = service.close?.bind(service);
+    const services = [];
+    for (const make of factories) {
+      const service = await make(deps);
+      if (service.close) closeServices.push(service.close.bind(service));
+      services.push(service);
+    }
     server = await startGrpcServer({
-      services: [service],
+      services,
       host: "127.0.0.1",
       port: 0,
       logger,
