@@ -232,16 +232,26 @@ export async function forgeToken(options: {
   key?: Uint8Array;
   /** Seconds since the epoch. */
   expiresAt?: number;
+  /** Defaults to the kind's audience and the one issuer. */
+  audience?: string;
+  issuer?: string;
 }): Promise<string> {
   const kind = options.kind ?? "user";
   return new SignJWT({})
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuer(ISSUER)
-    .setAudience(kind === "user" ? USER_AUDIENCE : SERVICE_AUDIENCE)
+    .setIssuer(options.issuer ?? ISSUER)
+    .setAudience(options.audience ?? (kind === "user" ? USER_AUDIENCE : SERVICE_AUDIENCE))
     .setSubject(options.subject)
     .setIssuedAt()
     .setExpirationTime(options.expiresAt ?? Math.floor(Date.now() / 1000) + 3600)
     .sign(options.key ?? (kind === "user" ? TEST_KEYS.user : TEST_KEYS.service));
+}
+
+/** An unsigned token (`alg: none`) with the claims of a valid user token. */
+export function unsignedToken(subject: string): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  return `${part({ alg: "none", typ: "JWT" })}.${part({ iss: ISSUER, aud: USER_AUDIENCE, sub: subject, iat: now, exp: now + 3600 })}.`;
 }
 
 /** The cached grpcurl binary, built with hack/build-tools.sh when it is missing. */
