@@ -344,9 +344,11 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
           checkSchedulable(workflowFacts(workflow), generation);
         }
         const create = async () => {
-          if (trigger === "MANUAL") checkManualRunQuota(userId, workflowId);
           const id =
             key === "" ? uuidv7() : await claimJobId(db, { userId, workflowId, key, newJobId: uuidv7() });
+          // A concurrent duplicate of this key may have created the run meanwhile:
+          // that is the answer, not a new run. A refused key keeps its claimed id for a retry.
+          if (trigger === "MANUAL" && store.getJob(id) === undefined) checkManualRunQuota(userId, workflowId);
           const { job, created } = await store.createJob({
             apiVersion,
             kind: "WorkflowJob",
