@@ -251,6 +251,10 @@ export async function startBenchService(
     CHRONOVERSE_SERVICE_TOKEN_KEY: BENCH_SERVICE_KEY,
     CHRONOVERSE_HOST: "127.0.0.1",
     LOG_LEVEL: "silent",
+    // One user drives every benchmark: per-user quotas off (0 = no limit).
+    CHRONOVERSE_MAX_WORKFLOWS_PER_USER: "0",
+    CHRONOVERSE_MAX_MANUAL_RUNS_PER_WORKFLOW: "0",
+    CHRONOVERSE_MAX_LOG_STREAMS_PER_USER: "0",
     ...env,
   });
   const db = openDatabase({ url, maxConnections: 10 });

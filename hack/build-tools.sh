@@ -101,6 +101,10 @@ build_kwok() {
   mkdir -p "$crds"
   cp "$src/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" "$src/kustomize/crd/bases/kwok.x-k8s.io_clusterlogs.yaml" "$crds/"
 }
+build_helm() {
+  go_install helm "$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" \
+    "-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
+}
 # CoreDNS with only the plugins the local cluster uses (Services and Pods by
 # name, forwarding the rest like the host), the way CoreDNS documents custom
 # builds: a main that imports the chosen plugins and runs coremain.

@@ -22,6 +22,42 @@ describe("loadConfig", () => {
     expect(config.logLevel).toBe("info");
     expect(config.migrateOnStart).toBe(true);
     expect(config.databaseUrl).toBeUndefined();
+    expect(config.limits).toEqual({
+      workflowsPerUser: 100,
+      manualRunsPerWorkflow: 10,
+      logStreamsPerUser: 5,
+      logStreamMaxDurationMs: 3_600_000,
+      logStreamIdleTimeoutMs: 900_000,
+      authAttemptsPerEmail: 10,
+      authAttemptsPerAddress: 100,
+      authRateWindowMs: 60_000,
+    });
+  });
+
+  it("reads the quotas and limits, 0 meaning no limit, and names bad ones", () => {
+    const config = loadConfig({
+      CHRONOVERSE_MAX_WORKFLOWS_PER_USER: "0",
+      CHRONOVERSE_MAX_MANUAL_RUNS_PER_WORKFLOW: "3",
+      CHRONOVERSE_MAX_LOG_STREAMS_PER_USER: "2",
+      CHRONOVERSE_LOG_STREAM_MAX_DURATION: "2h",
+      CHRONOVERSE_LOG_STREAM_IDLE_TIMEOUT: "30s",
+      CHRONOVERSE_AUTH_ATTEMPTS_PER_EMAIL: "4",
+      CHRONOVERSE_AUTH_ATTEMPTS_PER_ADDRESS: "0",
+      CHRONOVERSE_AUTH_RATE_WINDOW: "5m",
+    });
+    expect(config.limits).toEqual({
+      workflowsPerUser: 0,
+      manualRunsPerWorkflow: 3,
+      logStreamsPerUser: 2,
+      logStreamMaxDurationMs: 7_200_000,
+      logStreamIdleTimeoutMs: 30_000,
+      authAttemptsPerEmail: 4,
+      authAttemptsPerAddress: 0,
+      authRateWindowMs: 300_000,
+    });
+    expect(() =>
+      loadConfig({ CHRONOVERSE_MAX_WORKFLOWS_PER_USER: "-1", CHRONOVERSE_LOG_STREAM_IDLE_TIMEOUT: "soon" }),
+    ).toThrow(/CHRONOVERSE_MAX_WORKFLOWS_PER_USER="-1"[\s\S]*CHRONOVERSE_LOG_STREAM_IDLE_TIMEOUT="soon"/);
   });
 
   it("reads every variable", () => {

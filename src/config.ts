@@ -55,6 +55,23 @@ export interface Config {
   namespace: string;
   /** Heartbeats may target loopback, link-local, private and cluster-internal addresses. */
   allowPrivateHeartbeats: boolean;
+  limits: LimitsConfig;
+}
+
+/** Per-user quotas and rate limits (docs/api.md, "Quotas and limits"); counts of 0 mean no limit. */
+export interface LimitsConfig {
+  /** Workflows one user may have (terminated ones count until deleted). */
+  workflowsPerUser: number;
+  /** MANUAL runs of one workflow that may be unfinished (not COMPLETED, FAILED or CANCELED) at once. */
+  manualRunsPerWorkflow: number;
+  /** StreamJobLogs calls one user may have open at once, per process. */
+  logStreamsPerUser: number;
+  logStreamMaxDurationMs: number;
+  logStreamIdleTimeoutMs: number;
+  /** LoginUser / RegisterUser attempts per email, and per client address, per window (token bucket, per process). */
+  authAttemptsPerEmail: number;
+  authAttemptsPerAddress: number;
+  authRateWindowMs: number;
 }
 
 export class ConfigError extends Error {
@@ -147,6 +164,16 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as LogLevel,
     namespace: get("CHRONOVERSE_NAMESPACE") ?? get("POD_NAMESPACE") ?? readNamespaceFile() ?? "default",
     allowPrivateHeartbeats: boolean("CHRONOVERSE_ALLOW_PRIVATE_HEARTBEATS", false),
+    limits: {
+      workflowsPerUser: integer("CHRONOVERSE_MAX_WORKFLOWS_PER_USER", 100, 0, 1_000_000),
+      manualRunsPerWorkflow: integer("CHRONOVERSE_MAX_MANUAL_RUNS_PER_WORKFLOW", 10, 0, 1_000_000),
+      logStreamsPerUser: integer("CHRONOVERSE_MAX_LOG_STREAMS_PER_USER", 5, 0, 1_000_000),
+      logStreamMaxDurationMs: duration("CHRONOVERSE_LOG_STREAM_MAX_DURATION", 3_600_000),
+      logStreamIdleTimeoutMs: duration("CHRONOVERSE_LOG_STREAM_IDLE_TIMEOUT", 15 * 60_000),
+      authAttemptsPerEmail: integer("CHRONOVERSE_AUTH_ATTEMPTS_PER_EMAIL", 10, 0, 1_000_000),
+      authAttemptsPerAddress: integer("CHRONOVERSE_AUTH_ATTEMPTS_PER_ADDRESS", 100, 0, 1_000_000),
+      authRateWindowMs: duration("CHRONOVERSE_AUTH_RATE_WINDOW", 60_000),
+    },
   };
   if (problems.length > 0) {
     throw new ConfigError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);

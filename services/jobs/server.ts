@@ -13,13 +13,27 @@ import {
   type JobsServiceServer,
   JobsServiceService,
   type Log,
+  type StreamJobLogsRequest,
 } from "../../gen/jobs/jobs.ts";
 import { apiVersion } from "../../operator/api/v1alpha1/schema.ts";
 import type { Workflow } from "../../operator/api/v1alpha1/workflow.ts";
 import type { WorkflowJob } from "../../operator/api/v1alpha1/workflow-job.ts";
 import type { Database } from "../../src/db/schema.ts";
-import { Aborted, FailedPrecondition, InvalidArgument, NotFound } from "../../src/grpc/errors.ts";
-import { type CallContext, requireSameUser, StreamCancelled } from "../../src/grpc/handlers.ts";
+import {
+  Aborted,
+  FailedPrecondition,
+  InvalidArgument,
+  NotFound,
+  ResourceExhausted,
+} from "../../src/grpc/errors.ts";
+import {
+  type Access,
+  type CallContext,
+  requireSameUser,
+  type ServerStreamHandler,
+  StreamCancelled,
+} from "../../src/grpc/handlers.ts";
+import { ConcurrencyLimiter, KeyedSerializer, limitStream } from "../../src/grpc/limits.ts";
 import type { ServiceFactory, ServiceInstance } from "../../src/grpc/service.ts";
 import {
   checkSchedulable,
@@ -197,6 +211,51 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
       return id;
     };
 
+    const { limits } = config;
+    // ScheduleJob counts, then creates, one at a time per workflow (the MANUAL-run quota).
+    const schedulesByWorkflow = new KeyedSerializer();
+    const streamsByUser = new ConcurrencyLimiter(limits.logStreamsPerUser);
+    /** Refuses a MANUAL run when the workflow has as many unfinished ones as allowed. */
+    const checkManualRunQuota = (userId: string, workflowId: string): void => {
+      const max = limits.manualRunsPerWorkflow;
+      if (max <= 0) return;
+      const unfinished = store
+        .listJobs(userId, workflowId)
+        .filter((job) => job.spec.trigger === "MANUAL" && !isTerminal(phaseOf(job))).length;
+      if (unfinished >= max) {
+        throw new ResourceExhausted(
+          `workflow_id: this workflow has ${unfinished} unfinished MANUAL runs, the most allowed is ${max} (CHRONOVERSE_MAX_MANUAL_RUNS_PER_WORKFLOW); wait for one to finish or cancel it`,
+        );
+      }
+    };
+    /**
+     * StreamJobLogs under its limits: open streams per user (counted in this
+     * process), then the stream's longest life and longest idle time.
+     */
+    const limitedLogStream = (access: Access, follow: ServerStreamHandler<StreamJobLogsRequest, Log>) => {
+      const bounded = limitStream(follow, {
+        maxDurationMs: limits.logStreamMaxDurationMs,
+        idleTimeoutMs: limits.logStreamIdleTimeoutMs,
+        maxDurationVariable: "CHRONOVERSE_LOG_STREAM_MAX_DURATION",
+        idleTimeoutVariable: "CHRONOVERSE_LOG_STREAM_IDLE_TIMEOUT",
+        hint: "call StreamJobLogs again to continue (it starts again from the first line; skip the sequence_num already seen)",
+      });
+      return handlers.serverStream<StreamJobLogsRequest, Log>(access, async (request, context, send) => {
+        const userId = requestUser(context, request.user_id);
+        const release = streamsByUser.tryAcquire(userId);
+        if (release === undefined) {
+          throw new ResourceExhausted(
+            `user_id: this user has ${streamsByUser.held(userId)} log streams open, the most allowed at once is ${streamsByUser.limit} (CHRONOVERSE_MAX_LOG_STREAMS_PER_USER); close one first`,
+          );
+        }
+        try {
+          await bounded(request, context, send);
+        } finally {
+          release();
+        }
+      });
+    };
+
     const resolveLogSource = async (
       context: CallContext,
       request: { id: string; workflow_id: string; user_id: string },
@@ -284,33 +343,39 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
           workflow = ownedWorkflow(await store.fetchWorkflow(workflowId), userId);
           checkSchedulable(workflowFacts(workflow), generation);
         }
-        const id =
-          key === "" ? uuidv7() : await claimJobId(db, { userId, workflowId, key, newJobId: uuidv7() });
-        const { job, created } = await store.createJob({
-          apiVersion,
-          kind: "WorkflowJob",
-          metadata: {
-            name: id,
-            labels: { [LABEL_USER_ID]: userId, [LABEL_WORKFLOW_ID]: workflowId, [LABEL_TRIGGER]: trigger },
-            ownerReferences: [
-              {
-                apiVersion,
-                kind: "Workflow",
-                name: workflowId,
-                uid: workflow.metadata.uid ?? "",
-                controller: true,
-              },
-            ],
-          },
-          spec: { workflowName: workflowId, userId, trigger, scheduledAt },
-        });
-        if (created) {
-          context.logger.info(
-            { job_id: id, workflow_id: workflowId, trigger, scheduled_at: scheduledAt },
-            "job scheduled",
-          );
-        }
-        return { id: job.metadata.name ?? id };
+        const create = async () => {
+          const id =
+            key === "" ? uuidv7() : await claimJobId(db, { userId, workflowId, key, newJobId: uuidv7() });
+          // A concurrent duplicate of this key may have created the run meanwhile:
+          // that is the answer, not a new run. A refused key keeps its claimed id for a retry.
+          if (trigger === "MANUAL" && store.getJob(id) === undefined) checkManualRunQuota(userId, workflowId);
+          const { job, created } = await store.createJob({
+            apiVersion,
+            kind: "WorkflowJob",
+            metadata: {
+              name: id,
+              labels: { [LABEL_USER_ID]: userId, [LABEL_WORKFLOW_ID]: workflowId, [LABEL_TRIGGER]: trigger },
+              ownerReferences: [
+                {
+                  apiVersion,
+                  kind: "Workflow",
+                  name: workflowId,
+                  uid: workflow.metadata.uid ?? "",
+                  controller: true,
+                },
+              ],
+            },
+            spec: { workflowName: workflowId, userId, trigger, scheduledAt },
+          });
+          if (created) {
+            context.logger.info(
+              { job_id: id, workflow_id: workflowId, trigger, scheduled_at: scheduledAt },
+              "job scheduled",
+            );
+          }
+          return { id: job.metadata.name ?? id };
+        };
+        return trigger === "MANUAL" ? schedulesByWorkflow.run(workflowId, create) : create();
       }),
 
       updateJobStatus: handlers.unary("internal", async (request) => {
@@ -401,7 +466,7 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
         };
       }),
 
-      streamJobLogs: handlers.serverStream("user", async (request, context, send) => {
+      streamJobLogs: limitedLogStream("user", async (request, context, send) => {
         const source = await resolveLogSource(context, request);
         const { jobId } = source;
         const { signal } = context;

@@ -5,8 +5,9 @@ import * as k8s from "@kubernetes/client-node";
 import { v7 as uuidv7 } from "uuid";
 import { type WorkflowsServiceServer, WorkflowsServiceService } from "../../gen/workflows/workflows.ts";
 import type { Workflow, WorkflowStatus } from "../../operator/api/v1alpha1/index.ts";
-import { FailedPrecondition, NotFound } from "../../src/grpc/errors.ts";
+import { FailedPrecondition, NotFound, ResourceExhausted } from "../../src/grpc/errors.ts";
 import { type CallContext, requireSameUser } from "../../src/grpc/handlers.ts";
+import { KeyedSerializer } from "../../src/grpc/limits.ts";
 import type { ServiceFactory, ServiceInstance } from "../../src/grpc/service.ts";
 import { createAnalyticsRecorder } from "../analytics/recorder.ts";
 import {
@@ -78,6 +79,9 @@ export function workflowsServiceFactory(options: WorkflowsServiceOptions = {}): 
         : {}),
     });
     await store.start();
+    // CreateWorkflow counts, then creates, one at a time per user (see the quota below).
+    const createsByUser = new KeyedSerializer();
+    const maxWorkflows = config.limits.workflowsPerUser;
     const pruner = setInterval(() => {
       keys.prune().catch((error: unknown) => logger.warn({ err: error }, "pruning idempotency keys failed"));
     }, 3_600_000);
@@ -113,15 +117,26 @@ export function workflowsServiceFactory(options: WorkflowsServiceOptions = {}): 
             request: canonicalJson(spec),
             resourceId: uuidv7(),
           },
-          async (id) => {
-            const { created } = await store.create(id, spec);
-            if (created) context.logger.info({ workflow_id: id, kind: spec.kind }, "workflow created");
-            await analytics.recordWorkflowCreated(spec.userId, id).catch((error: unknown) => {
-              // Not fatal: the operator counts the workflow (idempotently) when its first run finishes.
-              context.logger.warn({ err: error, workflow_id: id }, "analytics: workflow not counted yet");
-            });
-            return { id };
-          },
+          async (id) =>
+            createsByUser.run(spec.userId, async () => {
+              // Every Workflow object of the user counts, terminated ones too, until
+              // deleted; `id` itself may exist already (a create taken over after a crash).
+              if (maxWorkflows > 0) {
+                const others = (await store.listByUser(spec.userId)).filter((w) => w.metadata.name !== id);
+                if (others.length >= maxWorkflows) {
+                  throw new ResourceExhausted(
+                    `workflows: this user has ${others.length}, the most allowed per user is ${maxWorkflows} (CHRONOVERSE_MAX_WORKFLOWS_PER_USER); delete a terminated workflow to make room`,
+                  );
+                }
+              }
+              const { created } = await store.create(id, spec);
+              if (created) context.logger.info({ workflow_id: id, kind: spec.kind }, "workflow created");
+              await analytics.recordWorkflowCreated(spec.userId, id).catch((error: unknown) => {
+                // Not fatal: the operator counts the workflow (idempotently) when its first run finishes.
+                context.logger.warn({ err: error, workflow_id: id }, "analytics: workflow not counted yet");
+              });
+              return { id };
+            }),
         );
       }),
 

@@ -70,6 +70,20 @@ export class Aborted extends DomainError {
   }
 }
 
+/**
+ * A per-user quota or a rate limit was reached. The message names the limit
+ * (and its variable); `retryAfterMs`, when the wait is known (rate limits),
+ * is in the message and in the `retry-after-ms` trailer for programs.
+ */
+export class ResourceExhausted extends DomainError {
+  override name = "ResourceExhausted";
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, retryAfterMs?: number) {
+    super(status.RESOURCE_EXHAUSTED, message);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
 export const INTERNAL_MESSAGE = "internal error";
 
 /**
@@ -81,6 +95,9 @@ export function toStatus(error: unknown, logger: Logger): Partial<StatusObject> 
   if (error instanceof DomainError) {
     const metadata = new Metadata();
     if (error.field !== undefined) metadata.set("error-field", error.field);
+    if (error instanceof ResourceExhausted && error.retryAfterMs !== undefined) {
+      metadata.set("retry-after-ms", String(Math.ceil(error.retryAfterMs)));
+    }
     return { code: error.code, details: error.message, metadata };
   }
   logger.error({ err: error }, "unexpected error in handler");

@@ -27,6 +27,8 @@ export interface CallContext {
   readonly method: string;
   /** Incoming request metadata. */
   readonly metadata: Metadata;
+  /** The client's address as grpc-js reports it ("127.0.0.1:53122"; see peerAddress in ./limits.ts). */
+  readonly peer: string;
   /** Aborted when the client cancels or the deadline passes. */
   readonly signal: AbortSignal;
   readonly logger: Logger;
@@ -100,6 +102,7 @@ function makeContext(call: AnyCall, caller: Caller, logger: Logger, headers: Met
     caller,
     method,
     metadata: call.metadata,
+    peer: call.getPeer(),
     signal: controller.signal,
     logger: logger.child({
       method,

@@ -97,14 +97,16 @@ export interface TestServiceOptions {
 }
 
 /**
- * Starts `factory`'s service on 127.0.0.1 with a free port, over a new test
- * database with every migration applied. `stop()` shuts the server down and
- * drops the database.
+ * Starts `factory`'s service (or several services on one server, sharing the
+ * database and the configuration) on 127.0.0.1 with a free port, over a new
+ * test database with every migration applied. `stop()` shuts the server down
+ * and drops the database.
  */
 export async function startTestService(
-  factory: ServiceFactory,
+  factory: ServiceFactory | readonly ServiceFactory[],
   options: TestServiceOptions = {},
 ): Promise<TestService> {
+  const factories = Array.isArray(factory) ? factory : [factory as ServiceFactory];
   const database: TestDatabase = await createTestDatabase();
   const logger = options.logger ?? testLogger();
   const config = loadConfig({
@@ -118,11 +120,11 @@ export async function startTestService(
   const db = openDatabase({ url: database.url, maxConnections: 5 });
   const opened: Client[] = [];
   let server: RunningGrpcServer | undefined;
-  let closeService: (() => Promise<void>) | undefined;
+  const closeServices: (() => Promise<void>)[] = [];
   const stop = async (): Promise<void> => {
     for (const client of opened) client.close();
     await server?.shutdown();
-    await closeService?.();
+    for (const close of closeServices) await close();
     await db.destroy();
     await database.drop();
   };
@@ -136,10 +138,14 @@ export async function startTestService(
       handlers: createHandlers({ tokens, logger }),
       database: () => db,
     };
-    const service = await factory(deps);
-    closeService = service.close?.bind(service);
+    const services = [];
+    for (const make of factories) {
+      const service = await make(deps);
+      if (service.close) closeServices.push(service.close.bind(service));
+      services.push(service);
+    }
     server = await startGrpcServer({
-      services: [service],
+      services,
       host: "127.0.0.1",
       port: 0,
       logger,
@@ -226,16 +232,26 @@ export async function forgeToken(options: {
   key?: Uint8Array;
   /** Seconds since the epoch. */
   expiresAt?: number;
+  /** Defaults to the kind's audience and the one issuer. */
+  audience?: string;
+  issuer?: string;
 }): Promise<string> {
   const kind = options.kind ?? "user";
   return new SignJWT({})
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuer(ISSUER)
-    .setAudience(kind === "user" ? USER_AUDIENCE : SERVICE_AUDIENCE)
+    .setIssuer(options.issuer ?? ISSUER)
+    .setAudience(options.audience ?? (kind === "user" ? USER_AUDIENCE : SERVICE_AUDIENCE))
     .setSubject(options.subject)
     .setIssuedAt()
     .setExpirationTime(options.expiresAt ?? Math.floor(Date.now() / 1000) + 3600)
     .sign(options.key ?? (kind === "user" ? TEST_KEYS.user : TEST_KEYS.service));
+}
+
+/** An unsigned token (`alg: none`) with the claims of a valid user token. */
+export function unsignedToken(subject: string): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  return `${part({ alg: "none", typ: "JWT" })}.${part({ iss: ISSUER, aud: USER_AUDIENCE, sub: subject, iat: now, exp: now + 3600 })}.`;
 }
 
 /** The cached grpcurl binary, built with hack/build-tools.sh when it is missing. */

@@ -122,6 +122,31 @@ url
 {{- end }}
 {{- end -}}
 
+{{/* The quotas and limits a service enforces (values `limits`), on that service only. */}}
+{{- define "chronoverse.limitsEnv" -}}
+{{- $l := .root.Values.limits -}}
+{{- if eq .name "users" -}}
+- name: CHRONOVERSE_AUTH_ATTEMPTS_PER_EMAIL
+  value: {{ $l.authAttemptsPerEmail | quote }}
+- name: CHRONOVERSE_AUTH_ATTEMPTS_PER_ADDRESS
+  value: {{ $l.authAttemptsPerAddress | quote }}
+- name: CHRONOVERSE_AUTH_RATE_WINDOW
+  value: {{ $l.authRateWindow | quote }}
+{{- else if eq .name "workflows" -}}
+- name: CHRONOVERSE_MAX_WORKFLOWS_PER_USER
+  value: {{ $l.workflowsPerUser | quote }}
+{{- else if eq .name "jobs" -}}
+- name: CHRONOVERSE_MAX_MANUAL_RUNS_PER_WORKFLOW
+  value: {{ $l.manualRunsPerWorkflow | quote }}
+- name: CHRONOVERSE_MAX_LOG_STREAMS_PER_USER
+  value: {{ $l.logStreamsPerUser | quote }}
+- name: CHRONOVERSE_LOG_STREAM_MAX_DURATION
+  value: {{ $l.logStreamMaxDuration | quote }}
+- name: CHRONOVERSE_LOG_STREAM_IDLE_TIMEOUT
+  value: {{ $l.logStreamIdleTimeout | quote }}
+{{- end -}}
+{{- end -}}
+
 {{- define "chronoverse.tlsCheck" -}}
 {{- if and .Values.tls.enabled (not .Values.tls.secretName) -}}
 {{- fail "tls.enabled needs tls.secretName (a Secret with tls.crt, tls.key and ca.crt)" -}}
