@@ -9,6 +9,8 @@
 // removes it.
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import type { Notifier } from "../../services/notifications/client.ts";
+import { type NotificationEvent, notificationsFor } from "../../services/notifications/events.ts";
 import { apiVersion, labels } from "../api/v1alpha1/schema.ts";
 import { type Workflow, workflowResource } from "../api/v1alpha1/workflow.ts";
 import type { BackoffOptions } from "../runtime/backoff.ts";
@@ -24,6 +26,11 @@ import {
   type PodSettings,
   scheduleForInterval,
 } from "./cronjob-for-workflow.ts";
+import {
+  buildFinishedNotification,
+  buildStartedNotification,
+  terminationNotification,
+} from "./workflow-notifications.ts";
 import {
   type BuildOutcome,
   shouldStartBuild,
@@ -49,7 +56,15 @@ export interface WorkflowControllerOptions {
   resyncMs: number;
   backoff?: BackoffOptions;
   hooks?: WorkflowControllerHooks;
+  /**
+   * Files the workflow's own notifications (build started/skipped/completed/
+   * failed, workflow terminated); none without it (no notifications service).
+   */
+  notifier?: Notifier;
 }
+
+/** How many idempotency keys of filed notifications this process remembers (then it forgets them all). */
+const filedMemoLimit = 10_000;
 
 /** Seconds to wait before looking again at a CronJob that belongs to someone else (it may be on its way out). */
 const foreignCronJobRetryMs = 10_000;
@@ -66,6 +81,8 @@ export class WorkflowController {
   readonly #custom: k8s.CustomObjectsApi;
   readonly #batch: k8s.BatchV1Api;
   readonly #log: Logger;
+  /** Keys of the notifications this process has filed, so a resync does not file them again (only a restart does, harmlessly). */
+  readonly #filed = new Set<string>();
   #stopping = false;
   #markStopped: () => void = () => undefined;
   readonly #stopped = new Promise<void>((resolve) => {
@@ -159,7 +176,11 @@ export class WorkflowController {
     let workflow = cached;
     const log = this.#log.child({ workflow: name, generation: workflow.metadata.generation });
 
+    // Notifications are filed before the status they announce is written: a
+    // crash in between files them again under the same key, never not at all.
+    await this.#notify(terminationNotification(workflow));
     if (shouldStartBuild(workflow)) {
+      await this.#notify(buildStartedNotification(workflow));
       workflow = await this.#writeStatus(workflow, startedStatus(workflow, new Date()));
       log.info("build started");
     }
@@ -185,7 +206,16 @@ export class WorkflowController {
     }
 
     const previous = workflow.status?.buildStatus;
-    workflow = await this.#writeStatus(workflow, statusAfterBuild(workflow, outcome, new Date()));
+    const next = statusAfterBuild(workflow, outcome, new Date());
+    await this.#notify(
+      buildFinishedNotification(
+        workflow,
+        previous,
+        next.buildStatus,
+        outcome.type === "failed" ? outcome.message : undefined,
+      ),
+    );
+    workflow = await this.#writeStatus(workflow, next);
     if (outcome.type === "failed" && previous !== "FAILED") {
       log.warn({ reason: outcome.message }, "build failed");
       await this.#options.events.record(workflow, "Warning", "BuildFailed", outcome.message);
@@ -198,6 +228,17 @@ export class WorkflowController {
       log.info({ schedule: outcome.schedule.cron }, "build completed");
     }
     return requeue;
+  }
+
+  /** Files a notification once per process (its idempotency key makes a repeat after a restart harmless). */
+  async #notify(event: NotificationEvent | undefined): Promise<void> {
+    const notifier = this.#options.notifier;
+    if (event === undefined || notifier === undefined) return;
+    const key = notificationKey(event);
+    if (this.#filed.has(key)) return;
+    await notifier.notify(event);
+    if (this.#filed.size >= filedMemoLimit) this.#filed.clear();
+    this.#filed.add(key);
   }
 
   /** Applies the CronJob; a request the apiserver refuses is a failed build, other errors are retried. */
@@ -351,4 +392,11 @@ export class WorkflowController {
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
     )) as Workflow;
   }
+}
+
+/** What tells one notification event from another (the requests' idempotency keys). */
+function notificationKey(event: NotificationEvent): string {
+  return notificationsFor(event)
+    .map((request) => `${request.user_id}/${request.idempotency_key}`)
+    .join(" ");
 }
