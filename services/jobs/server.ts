@@ -53,7 +53,7 @@ import {
   requireUuid,
   type SortDirection,
 } from "./domain.ts";
-import { claimJobId, findClaim, purgeExpiredKeys } from "./idempotency.ts";
+import { claimJobId, findClaim, markAnswered, purgeExpiredKeys } from "./idempotency.ts";
 import { createLivePodLog, type LiveLine, type LivePodLog } from "./live-logs.ts";
 import { findRetention, type Retention, readJobLogs } from "./logs-store.ts";
 import { isConflict, JobStore } from "./store.ts";
@@ -266,14 +266,18 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
         const generation = parseWorkflowGeneration(request.workflow_generation);
 
         let workflow = ownedWorkflow(await store.getWorkflow(workflowId), userId);
-        // A repeated key answers with the job it made, whatever happened to the workflow since.
+        // A repeated key answers with the job it made, whatever happened to the
+        // workflow or the run since (the history limit may have deleted it):
+        // a key answered once never creates a run again.
         if (key !== "") {
           const claimed = await findClaim(db, { userId, workflowId, key });
+          if (claimed?.answered) return { id: claimed.jobId };
           if (
             claimed !== undefined &&
-            (store.getJob(claimed) ?? (await store.fetchJob(claimed))) !== undefined
+            (store.getJob(claimed.jobId) ?? (await store.fetchJob(claimed.jobId))) !== undefined
           ) {
-            return { id: claimed };
+            await markAnswered(db, { userId, workflowId, key, jobId: claimed.jobId });
+            return { id: claimed.jobId };
           }
         }
         try {
@@ -304,6 +308,7 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
           },
           spec: { workflowName: workflowId, userId, trigger, scheduledAt },
         });
+        if (key !== "") await markAnswered(db, { userId, workflowId, key, jobId: id });
         if (created) {
           context.logger.info(
             { job_id: id, workflow_id: workflowId, trigger, scheduled_at: scheduledAt },
