@@ -356,6 +356,12 @@ export class RunCompletionController {
         type: notification,
         ...(job.status?.reason ? { reason: job.status.reason } : {}),
       });
+    } else if (notification === "job-canceled") {
+      await this.#options.settings.notifier.notify({
+        ...ref,
+        type: notification,
+        ...(job.status?.reason === "WorkflowUpdated" ? { byUpdate: true } : {}),
+      });
     } else if (notification !== undefined) {
       await this.#options.settings.notifier.notify({ ...ref, type: notification });
     }

@@ -13,6 +13,7 @@ import type { Notifier } from "../../services/notifications/client.ts";
 import { type NotificationEvent, notificationsFor } from "../../services/notifications/events.ts";
 import { apiVersion, labels } from "../api/v1alpha1/schema.ts";
 import { type Workflow, workflowResource } from "../api/v1alpha1/workflow.ts";
+import { type WorkflowJob, workflowJobResource } from "../api/v1alpha1/workflow-job.ts";
 import type { BackoffOptions } from "../runtime/backoff.ts";
 import { Controller, objectKey, type ReconcileResult, splitKey } from "../runtime/controller.ts";
 import type { EventRecorder } from "../runtime/events.ts";
@@ -22,10 +23,12 @@ import type { OperatorMetrics } from "../runtime/metrics.ts";
 import {
   cronJobForWorkflow,
   fieldManager,
+  generationAnnotation,
   InvalidWorkflowError,
   type PodSettings,
   scheduleForInterval,
 } from "./cronjob-for-workflow.ts";
+import { canceledStatus, pendingRunsToCancelOnRebuild } from "./run-completion-decisions.ts";
 import {
   buildFinishedNotification,
   buildStartedNotification,
@@ -180,6 +183,10 @@ export class WorkflowController {
     // crash in between files them again under the same key, never not at all.
     await this.#notify(terminationNotification(workflow));
     if (shouldStartBuild(workflow)) {
+      // A new build: runs waiting for the old spec are canceled first (a crash
+      // before STARTED is written repeats this; runs scheduled for this
+      // generation are never touched).
+      await this.#cancelPendingRuns(workflow, log);
       await this.#notify(buildStartedNotification(workflow));
       workflow = await this.#writeStatus(workflow, startedStatus(workflow, new Date()));
       log.info("build started");
@@ -228,6 +235,50 @@ export class WorkflowController {
       log.info({ schedule: outcome.schedule.cron }, "build completed");
     }
     return requeue;
+  }
+
+  /** Cancels the MANUAL runs still waiting for an older spec (pendingRunsToCancelOnRebuild). */
+  async #cancelPendingRuns(workflow: Workflow, log: Logger): Promise<void> {
+    const namespace = workflow.metadata.namespace ?? "";
+    const name = workflow.metadata.name ?? "";
+    const { group, version, plural } = workflowJobResource;
+    const list = (await this.#custom.listNamespacedCustomObject({
+      group,
+      version,
+      namespace,
+      plural,
+      labelSelector: `${labels.workflowId}=${name}`,
+    })) as { items: WorkflowJob[] };
+    const runs = list.items.filter((run) => run.spec.workflowName === name);
+    for (const run of pendingRunsToCancelOnRebuild(
+      runs,
+      workflow.metadata.generation ?? 0,
+      generationAnnotation,
+    )) {
+      try {
+        // Guarded by the resourceVersion listed: a run that got its Pod meanwhile
+        // conflicts, and the retried reconcile leaves it running.
+        await this.#custom.patchNamespacedCustomObjectStatus(
+          {
+            group,
+            version,
+            plural,
+            namespace,
+            name: run.metadata.name ?? "",
+            body: {
+              metadata: { resourceVersion: run.metadata.resourceVersion },
+              status: canceledStatus("WorkflowUpdated", new Date()),
+            },
+            fieldManager,
+          },
+          k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+        );
+      } catch (error) {
+        if (isNotFound(error)) continue;
+        throw error;
+      }
+      log.info({ job: run.metadata.name }, "canceled a pending run: the workflow is rebuilt");
+    }
   }
 
   /** Files a notification once per process (its idempotency key makes a repeat after a restart harmless). */

@@ -17,6 +17,7 @@ import {
 import { apiVersion } from "../../operator/api/v1alpha1/schema.ts";
 import type { Workflow } from "../../operator/api/v1alpha1/workflow.ts";
 import type { WorkflowJob } from "../../operator/api/v1alpha1/workflow-job.ts";
+import { generationAnnotation } from "../../operator/controllers/cronjob-for-workflow.ts";
 import type { Database } from "../../src/db/schema.ts";
 import { Aborted, FailedPrecondition, InvalidArgument, NotFound } from "../../src/grpc/errors.ts";
 import { type CallContext, requireSameUser, StreamCancelled } from "../../src/grpc/handlers.ts";
@@ -296,6 +297,8 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
           metadata: {
             name: id,
             labels: { [LABEL_USER_ID]: userId, [LABEL_WORKFLOW_ID]: workflowId, [LABEL_TRIGGER]: trigger },
+            // The spec this run was scheduled against: a rebuild cancels runs still waiting for an older one.
+            annotations: { [generationAnnotation]: String(workflow.metadata.generation ?? 0) },
             ownerReferences: [
               {
                 apiVersion,
