@@ -19,10 +19,11 @@ import type { Workflow } from "../../operator/api/v1alpha1/workflow.ts";
 import type { WorkflowJob } from "../../operator/api/v1alpha1/workflow-job.ts";
 import { generationAnnotation } from "../../operator/controllers/cronjob-for-workflow.ts";
 import type { Database } from "../../src/db/schema.ts";
-import { Aborted, FailedPrecondition, InvalidArgument, NotFound } from "../../src/grpc/errors.ts";
+import { Aborted, InvalidArgument, NotFound } from "../../src/grpc/errors.ts";
 import { type CallContext, requireSameUser, StreamCancelled } from "../../src/grpc/handlers.ts";
 import type { ServiceFactory, ServiceInstance } from "../../src/grpc/service.ts";
 import {
+  checkLogRead,
   checkSchedulable,
   decodeLogsCursor,
   encodeLogsCursor,
@@ -227,9 +228,7 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
       query: { streams: LogStreamName[]; direction: SortDirection; cursor: string; search?: string },
       signal: AbortSignal,
     ): Promise<{ lines: LogLine[]; cursor: string }> => {
-      if (!source.workflow.spec.logRetention) {
-        throw new FailedPrecondition("workflow_id: log retention is off for this workflow", "workflow_id");
-      }
+      checkLogRead(source.workflow.spec, "kept");
       const afterSeq = decodeLogsCursor(query.cursor, query.direction);
       if (source.retention !== undefined) {
         const rows = await readJobLogs(db, {
@@ -411,6 +410,9 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
 
       streamJobLogs: handlers.serverStream("user", async (request, context, send) => {
         const source = await resolveLogSource(context, request);
+        // A run already finished is a replay of what was kept; one in progress is followed live.
+        const finished = source.job === undefined || isTerminal(phaseOf(source.job));
+        checkLogRead(source.workflow.spec, finished ? "kept" : "live");
         const { jobId } = source;
         const { signal } = context;
         let seq = 0;
