@@ -74,6 +74,8 @@ export const runContainerName = "run";
 export interface RunCompletionHooks {
   /** Runs right after the Workflow's failure count was written for `job` (tests stop the operator here). */
   afterFailureCounted?: (job: WorkflowJob) => Promise<void> | void;
+  /** Runs right before a run's Pod log is read (tests hold the end-of-run actions back here). */
+  beforeLogsRead?: (job: WorkflowJob) => Promise<void> | void;
 }
 
 /** What the end-of-run actions need beyond the cluster: Postgres and the notifications service. */
@@ -375,8 +377,14 @@ export class RunCompletionController {
       completedAt: dateOrNull(job.status?.finishedAt),
     });
 
-    // 6. A canceled run's Pod stops now that its log is kept.
-    if (phase === "CANCELED" && job.status?.podName) await this.#deletePod(namespace, job.status.podName);
+    // 6. A canceled run's Pod stops now that its log is kept. So does the Pod of
+    // an AUTOMATIC run of a terminated workflow: terminating orphans it from its
+    // batch Job so that its log could be kept (workflow.ts), and nothing else
+    // would remove it.
+    const orphaned = workflow?.spec.terminated === true && job.spec.trigger === "AUTOMATIC";
+    if ((phase === "CANCELED" || orphaned) && job.status?.podName) {
+      await this.#deletePod(namespace, job.status.podName);
+    }
 
     // 7. The guard, written last.
     await this.#patchJobStatus(job, {
@@ -411,6 +419,7 @@ export class RunCompletionController {
     }
     const podName = job.status?.podName;
     if (!podName) return undefined;
+    await this.#options.settings.hooks?.beforeLogsRead?.(job);
     let lines: Awaited<ReturnType<LivePodLog["read"]>>;
     try {
       lines = await this.#logs.read(podName);

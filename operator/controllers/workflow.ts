@@ -64,6 +64,12 @@ export interface WorkflowControllerOptions {
    * failed, workflow terminated); none without it (no notifications service).
    */
   notifier?: Notifier;
+  /**
+   * The end-of-run actions run (RunCompletionController): stopping a run then
+   * leaves its Pod to them, which keep its log and delete it; without them the
+   * Pod goes with its batch Job at once.
+   */
+  runPodsStoppedAfterLogs?: boolean;
 }
 
 /** How many idempotency keys of filed notifications this process remembers (then it forgets them all). */
@@ -388,7 +394,13 @@ export class WorkflowController {
       if (finished || !ownedByCronJob || job.metadata?.deletionTimestamp !== undefined) continue;
       const jobName = job.metadata?.name ?? "";
       try {
-        await this.#batch.deleteNamespacedJob({ name: jobName, namespace, propagationPolicy: "Background" });
+        // Orphan: the Pod must outlive its Job until its log is kept (the run
+        // is canceled, and the end-of-run actions keep the log, then delete it).
+        await this.#batch.deleteNamespacedJob({
+          name: jobName,
+          namespace,
+          propagationPolicy: this.#options.runPodsStoppedAfterLogs ? "Orphan" : "Background",
+        });
       } catch (error) {
         if (isNotFound(error)) continue;
         throw error;
