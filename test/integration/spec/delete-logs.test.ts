@@ -2,7 +2,7 @@
 // logs are removed too; notifications and analytics stay." The operator
 // removes a deleted workflow's retained logs — on the delete event, and by its
 // sweep when it was down while the workflow was deleted (crash-safe). Logs of
-// workflows that still exist stay.
+// workflows that still exist stay. Delete also removes the workflow's jobs.
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { retainJobLogs } from "../../../services/jobs/logs-store.ts";
@@ -80,5 +80,54 @@ describe("DeleteWorkflow removes retained logs", () => {
     await waitFor("the sweep to remove the logs of the workflow deleted meanwhile", gone(deletedWhileDown));
 
     expect(await logRows(kept)).toEqual({ lines: 2, runs: 1 });
+  });
+
+  it("removes the workflow's jobs (WorkflowJobs), and ListJobs no longer answers for it", async () => {
+    const id = await stack.createWorkflow(user);
+    const { jobs, workflows } = stack;
+    const scheduled = [];
+    for (const key of ["one", "two"]) {
+      const { response } = await unary(
+        jobs,
+        jobs.scheduleJob,
+        {
+          workflow_id: id,
+          user_id: user.userId,
+          scheduled_at: new Date(Date.now() + 3_600_000).toISOString(),
+          trigger: "MANUAL",
+          idempotency_key: key,
+          workflow_generation: 0,
+        },
+        user.auth,
+      );
+      scheduled.push(response.id);
+    }
+    const runsOf = async () =>
+      (
+        (await stack.custom.listNamespacedCustomObject({
+          group: "chronoverse.dev",
+          version: "v1alpha1",
+          namespace: stack.ns.name,
+          plural: "workflowjobs",
+          labelSelector: `chronoverse.dev/workflow-id=${id}`,
+        })) as { items: Array<{ metadata: { name: string } }> }
+      ).items.map((run) => run.metadata.name);
+    expect((await runsOf()).sort()).toEqual([...scheduled].sort());
+
+    await terminateAndDelete(id);
+    await waitFor("the workflow's jobs to be removed", async () => {
+      const left = await runsOf();
+      if (left.length === 0) return true;
+      throw new Error(JSON.stringify(left));
+    });
+    await waitFor("ListJobs to be NotFound", () =>
+      unary(jobs, jobs.listJobs, { workflow_id: id, user_id: user.userId, cursor: "" }, user.auth).then(
+        () => undefined,
+        (error: { code?: number }) => (error.code === 5 ? true : undefined),
+      ),
+    );
+    await expect(
+      unary(workflows, workflows.getWorkflow, { id, user_id: user.userId }, user.auth),
+    ).rejects.toMatchObject({ code: 5 });
   });
 });
