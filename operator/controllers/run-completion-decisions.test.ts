@@ -292,7 +292,8 @@ describe("pendingRunsToCancelOnRebuild", () => {
   it.each<[string, WorkflowJob, boolean]>([
     ["waiting for its time, older generation", manual("a", { phase: "PENDING" }, "2"), true],
     ["no status yet, older generation", manual("b", undefined, "2"), true],
-    ["scheduled before generations were recorded", manual("c", { phase: "PENDING" }, undefined), true],
+    ["without a recorded generation", manual("c", { phase: "PENDING" }, undefined), false],
+    ["with an unreadable generation", manual("c2", { phase: "PENDING" }, "two"), false],
     [
       "waiting for a retry (no Pod), older generation",
       manual("d", { phase: "PENDING", attempts: 2 }, "1"),

@@ -212,7 +212,7 @@ export function runsToCancel(jobs: readonly WorkflowJob[]): WorkflowJob[] {
  * runs changes): MANUAL runs still waiting for their time — PENDING, no Pod
  * yet — that were scheduled against an older generation of the workflow
  * (annotation `generationAnnotation`, written by ScheduleJob; a run without
- * it predates the rebuild). Runs scheduled for the new spec, runs that have a
+ * it is left alone). Runs scheduled for the new spec, runs that have a
  * Pod (they run what they started with) and AUTOMATIC runs (their batch Job
  * exists from the moment they do) are left alone.
  */
@@ -225,8 +225,10 @@ export function pendingRunsToCancelOnRebuild(
     if (job.spec.trigger !== "MANUAL") return false;
     if ((job.status?.phase ?? "PENDING") !== "PENDING" || job.status?.podName) return false;
     if (job.metadata.deletionTimestamp !== undefined) return false;
-    const recorded = Number(job.metadata.annotations?.[generationAnnotation] ?? "0");
-    return !Number.isFinite(recorded) || recorded < buildGeneration;
+    // Without a recorded generation (a run made by something other than
+    // ScheduleJob, or before it recorded one) nothing says the run is stale.
+    const recorded = Number.parseInt(job.metadata.annotations?.[generationAnnotation] ?? "", 10);
+    return Number.isInteger(recorded) && recorded < buildGeneration;
   });
 }
 
