@@ -185,17 +185,25 @@ export class WorkflowController {
     let workflow = cached;
     const log = this.#log.child({ workflow: name, generation: workflow.metadata.generation });
 
-    // Notifications are filed before the status they announce is written: a
-    // crash in between files them again under the same key, never not at all.
-    await this.#notify(terminationNotification(workflow));
+    // Build notifications are filed before the status they announce is
+    // written: a crash in between files them again under the same key, never
+    // not at all. A notification that cannot be filed holds the status back,
+    // not the schedule: the CronJob is still applied.
+    let heldNotification: unknown;
     if (shouldStartBuild(workflow)) {
       // A new build: runs waiting for the old spec are canceled first (a crash
       // before STARTED is written repeats this; runs scheduled for this
       // generation are never touched).
       await this.#cancelPendingRuns(workflow, log);
-      await this.#notify(buildStartedNotification(workflow));
-      workflow = await this.#writeStatus(workflow, startedStatus(workflow, new Date()));
-      log.info("build started");
+      try {
+        await this.#notify(buildStartedNotification(workflow));
+      } catch (error) {
+        heldNotification = error;
+      }
+      if (heldNotification === undefined) {
+        workflow = await this.#writeStatus(workflow, startedStatus(workflow, new Date()));
+        log.info("build started");
+      }
     }
 
     let outcome: BuildOutcome;
@@ -218,6 +226,8 @@ export class WorkflowController {
       outcome = await this.#build(workflow, existing, log);
     }
 
+    // Retried with back-off; the status waits for the notification.
+    if (heldNotification !== undefined) throw heldNotification;
     const previous = workflow.status?.buildStatus;
     const next = statusAfterBuild(workflow, outcome, new Date());
     await this.#notify(
@@ -240,6 +250,10 @@ export class WorkflowController {
     ) {
       log.info({ schedule: outcome.schedule.cron }, "build completed");
     }
+    // Last, once the CronJob is suspended and the runs stopped: the owner is
+    // told of the termination (keyed by the recorded terminatedAt, so the next
+    // reconcile files it if this one could not).
+    await this.#notify(terminationNotification(workflow));
     return requeue;
   }
 

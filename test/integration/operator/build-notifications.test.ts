@@ -3,13 +3,15 @@
 // (WEB_ALERT) — filed by the operator exactly once per build generation, also
 // when it is stopped in the middle of a build, and listed according to the
 // owner's preference at list time.
+import { credentials } from "@grpc/grpc-js";
 import * as k8s from "@kubernetes/client-node";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningOperator } from "../../../operator/main.ts";
+import { createNotifier } from "../../../services/notifications/client.ts";
 import { waitFor } from "../../support/wait.ts";
 import { type CompletionTest, startCompletionTest } from "./completion-support.ts";
-import { containerSpec, heartbeatSpec, statusOf } from "./harness.ts";
+import { containerSpec, heartbeatSpec, readCronJob, statusOf } from "./harness.ts";
 
 /** "KIND: title" of the notifications about one workflow, sorted. */
 function titles(list: Awaited<ReturnType<CompletionTest["notifications"]>>, id: string): string[] {
@@ -130,5 +132,54 @@ describe("operator: build notifications", () => {
       .where("id", "=", t.userId)
       .execute();
     expect((await t.notifications()).length).toBeGreaterThan(alerts.length);
+  });
+});
+
+describe("operator: build notifications while the notifications service is unreachable", () => {
+  let t: CompletionTest;
+
+  beforeAll(async () => {
+    t = await startCompletionTest("build-notes-down");
+  });
+
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it("still schedules the workflow, holds its build status until the notification is filed", async () => {
+    const unreachable = createNotifier({
+      address: "127.0.0.1:1",
+      credentials: credentials.createInsecure(),
+      metadata: () => t.svc.serviceMetadata("operator"),
+      deadlineMs: 500,
+    });
+    const down = await t.operator({
+      identity: "notifications-down",
+      runCompletion: { db: t.svc.db, notifier: unreachable },
+    });
+    const id = uuidv7();
+    await t.workflows.create(id, containerSpec({ userId: t.userId, intervalMinutes: 10080 }));
+    await waitFor("the CronJob, built without the notifications service", () =>
+      readCronJob(t.kc, t.ns.name, id),
+    );
+    // Nothing was announced, so nothing is written as started or completed.
+    expect((await t.workflows.get(id)).status?.buildStatus ?? "QUEUED").toBe("QUEUED");
+    await down.stop();
+    unreachable.close();
+
+    await t.operator({ identity: "notifications-up" });
+    await waitFor("the build to complete", async () => {
+      const wf = await t.workflows.get(id);
+      if (wf.status?.buildStatus === "COMPLETED") return true;
+      throw new Error(statusOf(wf));
+    });
+    const list = await waitFor("the build notifications", async () => {
+      const all = await t.notifications();
+      return titles(all, id).length >= 2 ? all : undefined;
+    });
+    expect(titles(list, id)).toEqual([
+      "WEB_INFO: Workflow build started",
+      "WEB_SUCCESS: Workflow build completed",
+    ]);
   });
 });
