@@ -86,6 +86,9 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
         resyncMs: config.resyncMs,
         ...(config.backoff === undefined ? {} : { backoff: config.backoff }),
         ...(config.hooks === undefined ? {} : { hooks: config.hooks }),
+        ...(config.runCompletion === undefined
+          ? {}
+          : { notifier: config.runCompletion.notifier, runPodsStoppedAfterLogs: true }),
       });
       workflows = controller;
       // Not awaited: the elector must keep renewing while the caches fill.

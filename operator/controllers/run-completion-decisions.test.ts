@@ -7,6 +7,7 @@ import {
   failureCountPatch,
   isSystemLoss,
   needsCompletion,
+  pendingRunsToCancelOnRebuild,
   retryDecision,
   retryDelayMs,
   retryStatus,
@@ -266,5 +267,50 @@ describe("history and cancellation", () => {
       reason: "WorkflowTerminated",
       finishedAt: "2026-11-25T10:00:00Z",
     });
+  });
+});
+
+describe("pendingRunsToCancelOnRebuild", () => {
+  const annotation = "chronoverse.dev/workflow-generation";
+  function manual(
+    name: string,
+    status: WorkflowJobStatus | undefined,
+    generation: string | undefined,
+    trigger: "MANUAL" | "AUTOMATIC" = "MANUAL",
+  ): WorkflowJob {
+    const base = job(name, status);
+    return {
+      ...base,
+      metadata: {
+        ...base.metadata,
+        ...(generation === undefined ? {} : { annotations: { [annotation]: generation } }),
+      },
+      spec: { ...base.spec, trigger },
+    };
+  }
+
+  it.each<[string, WorkflowJob, boolean]>([
+    ["waiting for its time, older generation", manual("a", { phase: "PENDING" }, "2"), true],
+    ["no status yet, older generation", manual("b", undefined, "2"), true],
+    ["without a recorded generation", manual("c", { phase: "PENDING" }, undefined), false],
+    ["with an unreadable generation", manual("c2", { phase: "PENDING" }, "two"), false],
+    [
+      "waiting for a retry (no Pod), older generation",
+      manual("d", { phase: "PENDING", attempts: 2 }, "1"),
+      true,
+    ],
+    ["scheduled for the generation being built", manual("e", { phase: "PENDING" }, "3"), false],
+    ["scheduled for a newer generation", manual("f", { phase: "PENDING" }, "4"), false],
+    ["has its Pod already", manual("g", { phase: "PENDING", podName: "g" }, "2"), false],
+    ["queued", manual("h", { phase: "QUEUED", podName: "h" }, "2"), false],
+    ["running", manual("i", { phase: "RUNNING", podName: "i" }, "2"), false],
+    ["finished", manual("j", { phase: "COMPLETED" }, "2"), false],
+    ["AUTOMATIC (its batch Job exists)", manual("k", { phase: "PENDING" }, undefined, "AUTOMATIC"), false],
+  ])("a MANUAL run %s → canceled %s", (_, run, expected) => {
+    expect(pendingRunsToCancelOnRebuild([run], 3, annotation)).toHaveLength(expected ? 1 : 0);
+  });
+
+  it("gives reason WorkflowUpdated", () => {
+    expect(canceledStatus("WorkflowUpdated", now).reason).toBe("WorkflowUpdated");
   });
 });

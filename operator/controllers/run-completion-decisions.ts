@@ -207,9 +207,37 @@ export function runsToCancel(jobs: readonly WorkflowJob[]): WorkflowJob[] {
   return jobs.filter((job) => !isTerminalPhase(job.status?.phase));
 }
 
+/**
+ * Runs a rebuild cancels (SPEC.md, Update: "pending runs canceled" when what
+ * runs changes): MANUAL runs still waiting for their time — PENDING, no Pod
+ * yet — that were scheduled against an older generation of the workflow
+ * (annotation `generationAnnotation`, written by ScheduleJob; a run without
+ * it is left alone). Runs scheduled for the new spec, runs that have a
+ * Pod (they run what they started with) and AUTOMATIC runs (their batch Job
+ * exists from the moment they do) are left alone.
+ */
+export function pendingRunsToCancelOnRebuild(
+  jobs: readonly WorkflowJob[],
+  buildGeneration: number,
+  generationAnnotation: string,
+): WorkflowJob[] {
+  return jobs.filter((job) => {
+    if (job.spec.trigger !== "MANUAL") return false;
+    if ((job.status?.phase ?? "PENDING") !== "PENDING" || job.status?.podName) return false;
+    if (job.metadata.deletionTimestamp !== undefined) return false;
+    // Without a recorded generation (a run made by something other than
+    // ScheduleJob, or before it recorded one) nothing says the run is stale.
+    const recorded = Number.parseInt(job.metadata.annotations?.[generationAnnotation] ?? "", 10);
+    return Number.isInteger(recorded) && recorded < buildGeneration;
+  });
+}
+
+/** Why a run was canceled (status.reason). */
+export type CancelReason = "WorkflowTerminated" | "WorkflowDeleted" | "WorkflowUpdated";
+
 /** The status a canceled run gets. */
 export function canceledStatus(
-  reason: "WorkflowTerminated" | "WorkflowDeleted",
+  reason: CancelReason,
   now: Date,
 ): Pick<WorkflowJobStatus, "phase" | "reason" | "finishedAt"> {
   return { phase: "CANCELED", reason, finishedAt: rfc3339(now) };

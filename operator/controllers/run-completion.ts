@@ -15,12 +15,21 @@
 // - cancellation, per Workflow: a terminated or deleted workflow's runs that
 //   have not finished become CANCELED (reason WorkflowTerminated /
 //   WorkflowDeleted); completion then files job-canceled and deletes their Pods.
+// - log cleanup, per Workflow: once a Workflow is gone (DeleteWorkflow), its
+//   retained logs are removed from Postgres. Triggered by the delete event and
+//   by a periodic sweep over the workflows that have retained logs, so a
+//   missed event or a crash only delays it.
 import * as k8s from "@kubernetes/client-node";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { createAnalyticsRecorder } from "../../services/analytics/recorder.ts";
 import { createLivePodLog, type LivePodLog } from "../../services/jobs/live-logs.ts";
-import { findRetention, retainJobLogs } from "../../services/jobs/logs-store.ts";
+import {
+  deleteWorkflowLogs,
+  findRetention,
+  retainJobLogs,
+  workflowsWithRetainedLogs,
+} from "../../services/jobs/logs-store.ts";
 import { type Notifier, notifierFromConfig } from "../../services/notifications/client.ts";
 import { tokensFromConfig } from "../../src/auth/tokens.ts";
 import { ConfigError, loadConfig } from "../../src/config.ts";
@@ -56,12 +65,17 @@ import {
 /** How long after a run finished an unreadable Pod log keeps being retried before the run ends without it. */
 const logReadGiveUpMs = 10 * 60_000;
 
+/** How often the sweep looks for retained logs of deleted workflows when resync is off. */
+const defaultLogSweepMs = 10 * 60_000;
+
 /** The container of a run's Pod (cronjob-for-workflow.ts names it so). */
 export const runContainerName = "run";
 
 export interface RunCompletionHooks {
   /** Runs right after the Workflow's failure count was written for `job` (tests stop the operator here). */
   afterFailureCounted?: (job: WorkflowJob) => Promise<void> | void;
+  /** Runs right before a run's Pod log is read (tests hold the end-of-run actions back here). */
+  beforeLogsRead?: (job: WorkflowJob) => Promise<void> | void;
 }
 
 /** What the end-of-run actions need beyond the cluster: Postgres and the notifications service. */
@@ -124,6 +138,8 @@ export class RunCompletionController {
   readonly cancellation: Controller;
   /** Deletes finished runs beyond the history limit (key: the Workflow's "namespace/name"). */
   readonly history: Controller;
+  /** Removes the retained logs of deleted workflows (key: "namespace/workflow id"). */
+  readonly logCleanup: Controller;
   readonly jobs: Informer<WorkflowJob>;
   readonly workflows: Informer<Workflow>;
   readonly #options: RunCompletionControllerOptions;
@@ -134,6 +150,7 @@ export class RunCompletionController {
   readonly #historyLimit: number;
   readonly #log: Logger;
   #stopping = false;
+  #sweepTimer: NodeJS.Timeout | undefined;
   #markStopped: () => void = () => undefined;
   readonly #stopped = new Promise<void>((resolve) => {
     this.#markStopped = resolve;
@@ -194,6 +211,12 @@ export class RunCompletionController {
       logger: this.#log.child({ controller: "run-history" }),
       ...common,
     });
+    this.logCleanup = new Controller({
+      name: "log-cleanup",
+      reconcile: (key) => this.reconcileLogCleanup(key),
+      logger: this.#log.child({ controller: "log-cleanup" }),
+      ...common,
+    });
     this.jobs.on((job, event) => {
       if (event === "delete") return;
       const ns = job.metadata.namespace ?? "";
@@ -211,6 +234,7 @@ export class RunCompletionController {
       if (event === "delete" || workflow.spec.terminated || workflow.metadata.deletionTimestamp) {
         this.cancellation.enqueue(objectKey(workflow));
       }
+      if (event === "delete") this.logCleanup.enqueue(objectKey(workflow));
     });
   }
 
@@ -221,13 +245,30 @@ export class RunCompletionController {
     this.completion.start();
     this.cancellation.start();
     this.history.start();
+    this.logCleanup.start();
+    const sweep = () =>
+      this.#sweepLogs().catch((error: unknown) =>
+        this.#log.warn({ err: describeError(error) }, "sweep of deleted workflows' logs failed"),
+      );
+    void sweep();
+    this.#sweepTimer = setInterval(
+      sweep,
+      this.#options.resyncMs > 0 ? this.#options.resyncMs : defaultLogSweepMs,
+    );
+    this.#sweepTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#markStopped();
+    clearInterval(this.#sweepTimer);
     await Promise.all([this.jobs.stop(), this.workflows.stop()]);
-    await Promise.all([this.completion.stop(), this.cancellation.stop(), this.history.stop()]);
+    await Promise.all([
+      this.completion.stop(),
+      this.cancellation.stop(),
+      this.history.stop(),
+      this.logCleanup.stop(),
+    ]);
   }
 
   // ---- completion ----
@@ -317,6 +358,12 @@ export class RunCompletionController {
         type: notification,
         ...(job.status?.reason ? { reason: job.status.reason } : {}),
       });
+    } else if (notification === "job-canceled") {
+      await this.#options.settings.notifier.notify({
+        ...ref,
+        type: notification,
+        ...(job.status?.reason === "WorkflowUpdated" ? { byUpdate: true } : {}),
+      });
     } else if (notification !== undefined) {
       await this.#options.settings.notifier.notify({ ...ref, type: notification });
     }
@@ -330,8 +377,14 @@ export class RunCompletionController {
       completedAt: dateOrNull(job.status?.finishedAt),
     });
 
-    // 6. A canceled run's Pod stops now that its log is kept.
-    if (phase === "CANCELED" && job.status?.podName) await this.#deletePod(namespace, job.status.podName);
+    // 6. A canceled run's Pod stops now that its log is kept. So does the Pod of
+    // an AUTOMATIC run of a terminated workflow: terminating orphans it from its
+    // batch Job so that its log could be kept (workflow.ts), and nothing else
+    // would remove it.
+    const orphaned = workflow?.spec.terminated === true && job.spec.trigger === "AUTOMATIC";
+    if ((phase === "CANCELED" || orphaned) && job.status?.podName) {
+      await this.#deletePod(namespace, job.status.podName);
+    }
 
     // 7. The guard, written last.
     await this.#patchJobStatus(job, {
@@ -366,6 +419,7 @@ export class RunCompletionController {
     }
     const podName = job.status?.podName;
     if (!podName) return undefined;
+    await this.#options.settings.hooks?.beforeLogsRead?.(job);
     let lines: Awaited<ReturnType<LivePodLog["read"]>>;
     try {
       lines = await this.#logs.read(podName);
@@ -421,6 +475,33 @@ export class RunCompletionController {
         if (!isNotFound(error) && !isConflict(error)) throw error;
       }
     }
+    return undefined;
+  }
+
+  // ---- log cleanup ----
+
+  /** Queues every workflow with retained logs that the cache does not hold (the reconcile confirms it is gone). */
+  async #sweepLogs(): Promise<void> {
+    const namespace = this.#options.namespace;
+    for (const workflowId of await workflowsWithRetainedLogs(this.#options.settings.db)) {
+      if (this.workflows.get(namespace, workflowId) === undefined) {
+        this.logCleanup.enqueue(`${namespace}/${workflowId}`);
+      }
+    }
+  }
+
+  /**
+   * Removes the retained logs of a workflow that no longer exists, by key
+   * "namespace/workflow id". Confirmed with the apiserver (the cache may not
+   * have seen a new workflow yet); a workflow still being deleted is left to
+   * its delete event or the next sweep.
+   */
+  async reconcileLogCleanup(key: string): Promise<ReconcileResult | undefined> {
+    const { namespace, name } = splitKey(key);
+    if (this.workflows.get(namespace, name) !== undefined) return undefined;
+    if ((await this.#get<Workflow>(workflowResource.plural, namespace, name)) !== undefined) return undefined;
+    const runs = await deleteWorkflowLogs(this.#options.settings.db, name);
+    if (runs > 0) this.#log.info({ workflow: name, runs }, "removed the retained logs of a deleted workflow");
     return undefined;
   }
 

@@ -9,8 +9,11 @@
 // removes it.
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import type { Notifier } from "../../services/notifications/client.ts";
+import { type NotificationEvent, notificationsFor } from "../../services/notifications/events.ts";
 import { apiVersion, labels } from "../api/v1alpha1/schema.ts";
 import { type Workflow, workflowResource } from "../api/v1alpha1/workflow.ts";
+import { type WorkflowJob, workflowJobResource } from "../api/v1alpha1/workflow-job.ts";
 import type { BackoffOptions } from "../runtime/backoff.ts";
 import { Controller, objectKey, type ReconcileResult, splitKey } from "../runtime/controller.ts";
 import type { EventRecorder } from "../runtime/events.ts";
@@ -20,10 +23,17 @@ import type { OperatorMetrics } from "../runtime/metrics.ts";
 import {
   cronJobForWorkflow,
   fieldManager,
+  generationAnnotation,
   InvalidWorkflowError,
   type PodSettings,
   scheduleForInterval,
 } from "./cronjob-for-workflow.ts";
+import { canceledStatus, pendingRunsToCancelOnRebuild } from "./run-completion-decisions.ts";
+import {
+  buildFinishedNotification,
+  buildStartedNotification,
+  terminationNotification,
+} from "./workflow-notifications.ts";
 import {
   type BuildOutcome,
   shouldStartBuild,
@@ -49,7 +59,21 @@ export interface WorkflowControllerOptions {
   resyncMs: number;
   backoff?: BackoffOptions;
   hooks?: WorkflowControllerHooks;
+  /**
+   * Files the workflow's own notifications (build started/skipped/completed/
+   * failed, workflow terminated); none without it (no notifications service).
+   */
+  notifier?: Notifier;
+  /**
+   * The end-of-run actions run (RunCompletionController): stopping a run then
+   * leaves its Pod to them, which keep its log and delete it; without them the
+   * Pod goes with its batch Job at once.
+   */
+  runPodsStoppedAfterLogs?: boolean;
 }
+
+/** How many idempotency keys of filed notifications this process remembers (then it forgets them all). */
+const filedMemoLimit = 10_000;
 
 /** Seconds to wait before looking again at a CronJob that belongs to someone else (it may be on its way out). */
 const foreignCronJobRetryMs = 10_000;
@@ -66,6 +90,8 @@ export class WorkflowController {
   readonly #custom: k8s.CustomObjectsApi;
   readonly #batch: k8s.BatchV1Api;
   readonly #log: Logger;
+  /** Keys of the notifications this process has filed, so a resync does not file them again (only a restart does, harmlessly). */
+  readonly #filed = new Set<string>();
   #stopping = false;
   #markStopped: () => void = () => undefined;
   readonly #stopped = new Promise<void>((resolve) => {
@@ -159,9 +185,25 @@ export class WorkflowController {
     let workflow = cached;
     const log = this.#log.child({ workflow: name, generation: workflow.metadata.generation });
 
+    // Build notifications are filed before the status they announce is
+    // written: a crash in between files them again under the same key, never
+    // not at all. A notification that cannot be filed holds the status back,
+    // not the schedule: the CronJob is still applied.
+    let heldNotification: unknown;
     if (shouldStartBuild(workflow)) {
-      workflow = await this.#writeStatus(workflow, startedStatus(workflow, new Date()));
-      log.info("build started");
+      // A new build: runs waiting for the old spec are canceled first (a crash
+      // before STARTED is written repeats this; runs scheduled for this
+      // generation are never touched).
+      await this.#cancelPendingRuns(workflow, log);
+      try {
+        await this.#notify(buildStartedNotification(workflow));
+      } catch (error) {
+        heldNotification = error;
+      }
+      if (heldNotification === undefined) {
+        workflow = await this.#writeStatus(workflow, startedStatus(workflow, new Date()));
+        log.info("build started");
+      }
     }
 
     let outcome: BuildOutcome;
@@ -184,8 +226,19 @@ export class WorkflowController {
       outcome = await this.#build(workflow, existing, log);
     }
 
+    // Retried with back-off; the status waits for the notification.
+    if (heldNotification !== undefined) throw heldNotification;
     const previous = workflow.status?.buildStatus;
-    workflow = await this.#writeStatus(workflow, statusAfterBuild(workflow, outcome, new Date()));
+    const next = statusAfterBuild(workflow, outcome, new Date());
+    await this.#notify(
+      buildFinishedNotification(
+        workflow,
+        previous,
+        next.buildStatus,
+        outcome.type === "failed" ? outcome.message : undefined,
+      ),
+    );
+    workflow = await this.#writeStatus(workflow, next);
     if (outcome.type === "failed" && previous !== "FAILED") {
       log.warn({ reason: outcome.message }, "build failed");
       await this.#options.events.record(workflow, "Warning", "BuildFailed", outcome.message);
@@ -197,7 +250,66 @@ export class WorkflowController {
     ) {
       log.info({ schedule: outcome.schedule.cron }, "build completed");
     }
+    // Last, once the CronJob is suspended and the runs stopped: the owner is
+    // told of the termination (keyed by the recorded terminatedAt, so the next
+    // reconcile files it if this one could not).
+    await this.#notify(terminationNotification(workflow));
     return requeue;
+  }
+
+  /** Cancels the MANUAL runs still waiting for an older spec (pendingRunsToCancelOnRebuild). */
+  async #cancelPendingRuns(workflow: Workflow, log: Logger): Promise<void> {
+    const namespace = workflow.metadata.namespace ?? "";
+    const name = workflow.metadata.name ?? "";
+    const { group, version, plural } = workflowJobResource;
+    const list = (await this.#custom.listNamespacedCustomObject({
+      group,
+      version,
+      namespace,
+      plural,
+      labelSelector: `${labels.workflowId}=${name}`,
+    })) as { items: WorkflowJob[] };
+    const runs = list.items.filter((run) => run.spec.workflowName === name);
+    for (const run of pendingRunsToCancelOnRebuild(
+      runs,
+      workflow.metadata.generation ?? 0,
+      generationAnnotation,
+    )) {
+      try {
+        // Guarded by the resourceVersion listed: a run that got its Pod meanwhile
+        // conflicts, and the retried reconcile leaves it running.
+        await this.#custom.patchNamespacedCustomObjectStatus(
+          {
+            group,
+            version,
+            plural,
+            namespace,
+            name: run.metadata.name ?? "",
+            body: {
+              metadata: { resourceVersion: run.metadata.resourceVersion },
+              status: canceledStatus("WorkflowUpdated", new Date()),
+            },
+            fieldManager,
+          },
+          k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+        );
+      } catch (error) {
+        if (isNotFound(error)) continue;
+        throw error;
+      }
+      log.info({ job: run.metadata.name }, "canceled a pending run: the workflow is rebuilt");
+    }
+  }
+
+  /** Files a notification once per process (its idempotency key makes a repeat after a restart harmless). */
+  async #notify(event: NotificationEvent | undefined): Promise<void> {
+    const notifier = this.#options.notifier;
+    if (event === undefined || notifier === undefined) return;
+    const key = notificationKey(event);
+    if (this.#filed.has(key)) return;
+    await notifier.notify(event);
+    if (this.#filed.size >= filedMemoLimit) this.#filed.clear();
+    this.#filed.add(key);
   }
 
   /** Applies the CronJob; a request the apiserver refuses is a failed build, other errors are retried. */
@@ -296,7 +408,13 @@ export class WorkflowController {
       if (finished || !ownedByCronJob || job.metadata?.deletionTimestamp !== undefined) continue;
       const jobName = job.metadata?.name ?? "";
       try {
-        await this.#batch.deleteNamespacedJob({ name: jobName, namespace, propagationPolicy: "Background" });
+        // Orphan: the Pod must outlive its Job until its log is kept (the run
+        // is canceled, and the end-of-run actions keep the log, then delete it).
+        await this.#batch.deleteNamespacedJob({
+          name: jobName,
+          namespace,
+          propagationPolicy: this.#options.runPodsStoppedAfterLogs ? "Orphan" : "Background",
+        });
       } catch (error) {
         if (isNotFound(error)) continue;
         throw error;
@@ -351,4 +469,11 @@ export class WorkflowController {
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
     )) as Workflow;
   }
+}
+
+/** What tells one notification event from another (the requests' idempotency keys). */
+function notificationKey(event: NotificationEvent): string {
+  return notificationsFor(event)
+    .map((request) => `${request.user_id}/${request.idempotency_key}`)
+    .join(" ");
 }

@@ -4,6 +4,7 @@ import type { WorkflowJob } from "../../operator/api/v1alpha1/workflow-job.ts";
 import { DomainError } from "../../src/grpc/errors.ts";
 import {
   canTransition,
+  checkLogRead,
   checkSchedulable,
   decodeJobsCursor,
   decodeLogsCursor,
@@ -226,6 +227,19 @@ describe("bounded before parsing", () => {
   it("refuses a search text over 1024 characters, even all spaces", () => {
     expect(parseSearchMessage("x".repeat(1024))).toHaveLength(1024);
     expect(codeOf(() => parseSearchMessage(" ".repeat(1_000_000)))).toBe("InvalidArgument:filters.message");
+  });
+});
+
+describe("the log read rule", () => {
+  it.each<[string, boolean, "kept" | "live", string]>([
+    ["CONTAINER", true, "kept", "ok"],
+    ["CONTAINER", true, "live", "ok"],
+    ["CONTAINER", false, "live", "ok"], // following a run in progress: any retention
+    ["CONTAINER", false, "kept", "FailedPrecondition:workflow_id"],
+    ["HEARTBEAT", false, "kept", "FailedPrecondition:workflow_id"], // no log, Get/Search/finished Stream
+    ["HEARTBEAT", false, "live", "FailedPrecondition:workflow_id"], // no log, Stream of a run in progress
+  ])("%s with retention %s, %s read → %s", (kind, logRetention, read, expected) => {
+    expect(codeOf(() => checkLogRead({ kind, logRetention }, read))).toBe(expected);
   });
 });
 

@@ -314,6 +314,26 @@ export interface LogLine {
   message: string;
 }
 
+/**
+ * The one rule for reading a run's log (docs/jobs.md, "Runs without a log"):
+ * only CONTAINER workflows produce logs, so any log read of a HEARTBEAT run —
+ * GetJobLogs, SearchJobLogs, StreamJobLogs — is FailedPrecondition; reading
+ * what is kept of a run (GetJobLogs, SearchJobLogs, and StreamJobLogs of a run
+ * already finished, which replays) needs log retention on. Following a run
+ * still in progress (StreamJobLogs) works whatever the retention.
+ */
+export function checkLogRead(workflow: { kind: string; logRetention: boolean }, read: "kept" | "live"): void {
+  if (workflow.kind !== "CONTAINER") {
+    throw new FailedPrecondition(
+      `workflow_id: ${workflow.kind} workflows produce no logs (only CONTAINER runs have one)`,
+      "workflow_id",
+    );
+  }
+  if (read === "kept" && !workflow.logRetention) {
+    throw new FailedPrecondition("workflow_id: log retention is off for this workflow", "workflow_id");
+  }
+}
+
 /** filters.stream: required; which stored streams it selects. */
 export function parseLogStreamFilter(value: LogStream | undefined): LogStreamName[] {
   switch (value) {

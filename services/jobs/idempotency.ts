@@ -3,6 +3,9 @@
 // WorkflowJob is created: a retry — or a concurrent duplicate, or a retry
 // after a crash between claim and create — gets the same id and therefore
 // names the same object (creating it is then AlreadyExists, which is success).
+// Once the run exists the claim is marked answered, and an answered key only
+// ever returns its id: it never creates again, even when the history limit
+// has deleted the WorkflowJob meanwhile.
 import { type Kysely, sql } from "kysely";
 import type { Database } from "../../src/db/schema.ts";
 import { IDEMPOTENCY_KEY_LIFETIME_MS } from "./domain.ts";
@@ -30,7 +33,12 @@ export async function claimJobId(db: Kysely<Database>, input: ClaimInput): Promi
     .onConflict((oc) =>
       oc
         .columns(["user_id", "workflow_id", "key"])
-        .doUpdateSet({ job_id: input.newJobId, created_at: sql`now()`, expires_at: expiresAt })
+        .doUpdateSet({
+          job_id: input.newJobId,
+          created_at: sql`now()`,
+          expires_at: expiresAt,
+          answered_at: null,
+        })
         // Only an expired claim is taken over; a live one stays as it is.
         .where("job_idempotency_keys.expires_at", "<=", sql<Date>`now()`),
     )
@@ -56,18 +64,40 @@ export async function purgeExpiredKeys(db: Kysely<Database>): Promise<number> {
   return Number(result.numDeletedRows);
 }
 
-/** The job id a live (unexpired) claim of this key names, if any. */
+export interface Claim {
+  jobId: string;
+  /** The run was created under this key: answer with it, never create again. */
+  answered: boolean;
+}
+
+/** The live (unexpired) claim of this key, if any. */
 export async function findClaim(
   db: Kysely<Database>,
   claim: { userId: string; workflowId: string; key: string },
-): Promise<string | undefined> {
+): Promise<Claim | undefined> {
   const row = await db
     .selectFrom("job_idempotency_keys")
-    .select("job_id")
+    .select(["job_id", "answered_at"])
     .where("user_id", "=", claim.userId)
     .where("workflow_id", "=", claim.workflowId)
     .where("key", "=", claim.key)
     .where("expires_at", ">", sql<Date>`now()`)
     .executeTakeFirst();
-  return row?.job_id;
+  return row === undefined ? undefined : { jobId: row.job_id, answered: row.answered_at !== null };
+}
+
+/** Records that the key's run exists (idempotent). */
+export async function markAnswered(
+  db: Kysely<Database>,
+  claim: { userId: string; workflowId: string; key: string; jobId: string },
+): Promise<void> {
+  await db
+    .updateTable("job_idempotency_keys")
+    .set({ answered_at: sql`now()` })
+    .where("user_id", "=", claim.userId)
+    .where("workflow_id", "=", claim.workflowId)
+    .where("key", "=", claim.key)
+    .where("job_id", "=", claim.jobId)
+    .where("answered_at", "is", null)
+    .execute();
 }

@@ -131,3 +131,31 @@ export async function readJobLogs(db: Kysely<Database>, query: ReadLogsQuery): P
     message: row.message,
   }));
 }
+
+/**
+ * Removes every retained log of a workflow (DeleteWorkflow; SPEC.md: "retained
+ * logs are removed too"). Lines and retention rows go in one transaction;
+ * repeating it is harmless. Returns how many runs' logs were removed.
+ */
+export async function deleteWorkflowLogs(db: Kysely<Database>, workflowId: string): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    // By job id (the primary key's first column), through the retention rows' workflow index.
+    await trx
+      .deleteFrom("job_logs")
+      .where("job_id", "in", (q) =>
+        q.selectFrom("job_log_retentions").select("job_id").where("workflow_id", "=", workflowId),
+      )
+      .execute();
+    const removed = await trx
+      .deleteFrom("job_log_retentions")
+      .where("workflow_id", "=", workflowId)
+      .executeTakeFirst();
+    return Number(removed.numDeletedRows);
+  });
+}
+
+/** The workflows that have retained logs (for the sweep that removes those of deleted workflows). */
+export async function workflowsWithRetainedLogs(db: Kysely<Database>): Promise<string[]> {
+  const rows = await db.selectFrom("job_log_retentions").select("workflow_id").distinct().execute();
+  return rows.map((row) => row.workflow_id);
+}

@@ -18,14 +18,9 @@ import {
 import { apiVersion } from "../../operator/api/v1alpha1/schema.ts";
 import type { Workflow } from "../../operator/api/v1alpha1/workflow.ts";
 import type { WorkflowJob } from "../../operator/api/v1alpha1/workflow-job.ts";
+import { generationAnnotation } from "../../operator/controllers/cronjob-for-workflow.ts";
 import type { Database } from "../../src/db/schema.ts";
-import {
-  Aborted,
-  FailedPrecondition,
-  InvalidArgument,
-  NotFound,
-  ResourceExhausted,
-} from "../../src/grpc/errors.ts";
+import { Aborted, InvalidArgument, NotFound, ResourceExhausted } from "../../src/grpc/errors.ts";
 import {
   type Access,
   type CallContext,
@@ -36,6 +31,7 @@ import {
 import { ConcurrencyLimiter, KeyedSerializer, limitStream } from "../../src/grpc/limits.ts";
 import type { ServiceFactory, ServiceInstance } from "../../src/grpc/service.ts";
 import {
+  checkLogRead,
   checkSchedulable,
   decodeLogsCursor,
   encodeLogsCursor,
@@ -67,7 +63,7 @@ import {
   requireUuid,
   type SortDirection,
 } from "./domain.ts";
-import { claimJobId, findClaim, purgeExpiredKeys } from "./idempotency.ts";
+import { claimJobId, findClaim, markAnswered, purgeExpiredKeys } from "./idempotency.ts";
 import { createLivePodLog, type LiveLine, type LivePodLog } from "./live-logs.ts";
 import { findRetention, type Retention, readJobLogs } from "./logs-store.ts";
 import { isConflict, JobStore } from "./store.ts";
@@ -285,9 +281,7 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
       query: { streams: LogStreamName[]; direction: SortDirection; cursor: string; search?: string },
       signal: AbortSignal,
     ): Promise<{ lines: LogLine[]; cursor: string }> => {
-      if (!source.workflow.spec.logRetention) {
-        throw new FailedPrecondition("workflow_id: log retention is off for this workflow", "workflow_id");
-      }
+      checkLogRead(source.workflow.spec, "kept");
       const afterSeq = decodeLogsCursor(query.cursor, query.direction);
       if (source.retention !== undefined) {
         const rows = await readJobLogs(db, {
@@ -325,14 +319,18 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
         const generation = parseWorkflowGeneration(request.workflow_generation);
 
         let workflow = ownedWorkflow(await store.getWorkflow(workflowId), userId);
-        // A repeated key answers with the job it made, whatever happened to the workflow since.
+        // A repeated key answers with the job it made, whatever happened to the
+        // workflow or the run since (the history limit may have deleted it):
+        // a key answered once never creates a run again.
         if (key !== "") {
           const claimed = await findClaim(db, { userId, workflowId, key });
+          if (claimed?.answered) return { id: claimed.jobId };
           if (
             claimed !== undefined &&
-            (store.getJob(claimed) ?? (await store.fetchJob(claimed))) !== undefined
+            (store.getJob(claimed.jobId) ?? (await store.fetchJob(claimed.jobId))) !== undefined
           ) {
-            return { id: claimed };
+            await markAnswered(db, { userId, workflowId, key, jobId: claimed.jobId });
+            return { id: claimed.jobId };
           }
         }
         try {
@@ -355,6 +353,8 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
             metadata: {
               name: id,
               labels: { [LABEL_USER_ID]: userId, [LABEL_WORKFLOW_ID]: workflowId, [LABEL_TRIGGER]: trigger },
+              // The spec this run was scheduled against: a rebuild cancels runs still waiting for an older one.
+              annotations: { [generationAnnotation]: String(workflow.metadata.generation ?? 0) },
               ownerReferences: [
                 {
                   apiVersion,
@@ -367,6 +367,7 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
             },
             spec: { workflowName: workflowId, userId, trigger, scheduledAt },
           });
+          if (key !== "") await markAnswered(db, { userId, workflowId, key, jobId: id });
           if (created) {
             context.logger.info(
               { job_id: id, workflow_id: workflowId, trigger, scheduled_at: scheduledAt },
@@ -468,6 +469,9 @@ export function jobsServiceFactory(options: JobsServiceOptions = {}): ServiceFac
 
       streamJobLogs: limitedLogStream("user", async (request, context, send) => {
         const source = await resolveLogSource(context, request);
+        // A run already finished is a replay of what was kept; one in progress is followed live.
+        const finished = source.job === undefined || isTerminal(phaseOf(source.job));
+        checkLogRead(source.workflow.spec, finished ? "kept" : "live");
         const { jobId } = source;
         const { signal } = context;
         let seq = 0;

@@ -28,6 +28,7 @@ export interface NewWorkflowJob {
   metadata: {
     name: string;
     labels: Record<string, string>;
+    annotations?: Record<string, string>;
     ownerReferences: k8s.V1OwnerReference[];
   };
   spec: WorkflowJob["spec"];

@@ -26,8 +26,11 @@ export type NotificationEvent =
   | (WorkflowRef & { type: "build-failed"; generation: number; reason?: string })
   | (JobRef & { type: "job-completed" })
   | (JobRef & { type: "job-failed"; reason?: string })
-  /** A pending or running job canceled because its workflow was terminated. */
-  | (JobRef & { type: "job-canceled" })
+  /**
+   * A pending or running job canceled because its workflow was terminated —
+   * or, byUpdate, a pending one because an update changed what runs.
+   */
+  | (JobRef & { type: "job-canceled"; byUpdate?: boolean })
   /**
    * The workflow was terminated, by its user or by the operator when the
    * consecutive failures reached the maximum (byFailureThreshold, which files
@@ -150,7 +153,9 @@ export function notificationsFor(event: NotificationEvent): CreateNotificationRe
           jobPayload(
             event,
             "Job canceled",
-            `A job of workflow ${name} was canceled: the workflow was terminated.`,
+            event.byUpdate
+              ? `A pending job of workflow ${name} was canceled: the workflow was updated.`
+              : `A job of workflow ${name} was canceled: the workflow was terminated.`,
           ),
         ),
       ];

@@ -8,6 +8,7 @@ import * as notifications from "./migrations/0003_notifications.ts";
 import * as analytics from "./migrations/0004_analytics.ts";
 import * as workflowIdempotency from "./migrations/0005_workflow_idempotency.ts";
 import * as jobs from "./migrations/0006_jobs.ts";
+import * as jobKeyAnswered from "./migrations/0007_job_key_answered.ts";
 
 export const migrations: Record<string, Migration> = {
   "0001_users": users,
@@ -15,6 +16,7 @@ export const migrations: Record<string, Migration> = {
   "0004_analytics": analytics,
   "0005_workflow_idempotency": workflowIdempotency,
   "0006_jobs": jobs,
+  "0007_job_key_answered": jobKeyAnswered,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

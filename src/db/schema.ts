@@ -92,6 +92,8 @@ export interface JobIdempotencyKeysTable {
   job_id: string;
   created_at: Timestamp;
   expires_at: ColumnType<Date, Date | string, Date | string>;
+  /** When the key's run was created (or found created): from then on the key only ever answers with it. */
+  answered_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface Database {

@@ -10,14 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Metadata } from "@grpc/grpc-js";
 import * as k8s from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Log, LogSortOrder, LogStream } from "../../../gen/jobs/jobs.ts";
 import { bearerMetadata } from "../../../src/grpc/client.ts";
-import { installCrds } from "../../support/crds.ts";
 import { unary } from "../../support/grpc.ts";
-import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
+import { type TestNamespace, testKubeConfig } from "../../support/kube.ts";
 import { criLine, serveLogFrom } from "../../support/kwok.ts";
-import { createTestDatabase, type TestDatabase } from "../../support/postgres.ts";
 import { type Stack, startStack } from "../../support/stack.ts";
 import { waitFor } from "../../support/wait.ts";
 
@@ -26,33 +24,23 @@ describe("a user's journey through serve all + operator", () => {
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const batch = kc.makeApiClient(k8s.BatchV1Api);
+  let stack: Stack;
   let ns: TestNamespace;
-  let database: TestDatabase;
-  let stack: Stack | undefined;
   let logDir: string;
 
   beforeAll(async () => {
-    await installCrds(kc);
-    ns = await createTestNamespace(kc, "journey");
-    database = await createTestDatabase();
     logDir = mkdtempSync(join(tmpdir(), "cv-journey-"));
-    stack = await startStack({
-      kubeconfig: inject("kubeconfig"),
-      namespace: ns.name,
-      databaseUrl: database.url,
-    });
+    stack = await startStack("journey");
+    ns = stack.ns;
   });
 
   afterAll(async () => {
     await stack?.stop();
-    await ns?.remove();
-    await database?.drop();
     rmSync(logDir, { recursive: true, force: true });
   });
 
   it("registers, creates a workflow, runs it, streams and keeps its log, then cleans up", async () => {
-    const clients = (stack as Stack).clients();
-    const { users, workflows, jobs, notifications, analytics } = clients;
+    const { users, workflows, jobs, notifications, analytics } = stack;
 
     // Register: the token arrives in the `authorization` response header.
     const registered = await unary(users, users.registerUser, {
@@ -227,7 +215,5 @@ describe("a user's journey through serve all + operator", () => {
       const list = await batch.listNamespacedCronJob({ namespace: ns.name });
       return list.items.length === 0 ? true : undefined;
     });
-
-    clients.close();
   }, 240_000);
 });

@@ -132,6 +132,29 @@ describe("JobsService: runs", () => {
       expect((await schedule(request({ idempotency_key: key }))).response.id).toBe(second);
     });
 
+    it("never runs a repeated key again, even after the history limit deleted its WorkflowJob", async () => {
+      const key = `pruned-${uuidv7()}`;
+      const first = (await schedule(request({ idempotency_key: key }))).response.id;
+      // The operator's history limit deletes finished runs the same way.
+      await t.custom.deleteNamespacedCustomObject({
+        group: "chronoverse.dev",
+        version: "v1alpha1",
+        namespace: t.ns.name,
+        plural: "workflowjobs",
+        name: first,
+      });
+      await waitFor("the service to see the run gone", async () =>
+        getJob(first).then(
+          () => undefined,
+          (error: { code?: number }) => (error.code === status.NOT_FOUND ? true : undefined),
+        ),
+      );
+      expect((await schedule(request({ idempotency_key: key }))).response.id).toBe(first);
+      // Nothing was created again: the id names no object (GetJob stays NotFound).
+      await expect(t.readJob(first)).rejects.toMatchObject({ code: 404 });
+      await expectStatus(getJob(first), status.NOT_FOUND, /job/);
+    });
+
     it("answers a retried key with its job even after the workflow was terminated", async () => {
       const wf = await t.createWorkflow(userId);
       const id = wf.metadata.name ?? "";

@@ -9,7 +9,7 @@ import type { Agent } from "node:https";
 import { type ClientReadableStream, type Metadata, status } from "@grpc/grpc-js";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Log, StreamJobLogsRequest } from "../../../gen/jobs/jobs.ts";
+import { type Log, LogSortOrder, LogStream, type StreamJobLogsRequest } from "../../../gen/jobs/jobs.ts";
 import { retainJobLogs } from "../../../services/jobs/logs-store.ts";
 import { collectStream, expectStatus, unary } from "../../support/grpc.ts";
 import { testKubeConfig } from "../../support/kube.ts";
@@ -214,6 +214,72 @@ describe("JobsService: StreamJobLogs", () => {
     log.write("stdout", "nobody listens");
     expect(logSockets()).toBe(0);
     expect(messages(stream.received)).toEqual(["hello", "still running"]);
+  });
+
+  it("applies the one log rule: HEARTBEAT runs have no log (Get, Search, Stream); a finished run's replay needs retention", async () => {
+    const heartbeat =
+      (
+        await t.createWorkflow(userId, {
+          kind: "HEARTBEAT",
+          heartbeat: { endpoint: "https://example.com/health", expectedStatusCode: 200, timeoutSeconds: 10 },
+          container: undefined,
+          logRetention: false,
+        })
+      ).metadata.name ?? "";
+    const beat = await t.schedule(userId, heartbeat);
+    await t.setJobStatus(beat, { phase: "COMPLETED" });
+    const ids = { id: beat, workflow_id: heartbeat, user_id: userId };
+    await waitFor("the service to see the heartbeat run finish", async () => {
+      const r = await unary(t.client, t.client.getJob, ids, md);
+      return r.response.status === "COMPLETED" ? true : undefined;
+    });
+    const noLog = /HEARTBEAT workflows produce no logs/;
+    await expectStatus(
+      collectStream(t.client, t.client.streamJobLogs, ids, md),
+      status.FAILED_PRECONDITION,
+      noLog,
+    );
+    const page = { cursor: "", sort_order: LogSortOrder.LOG_SORT_ORDER_ASC };
+    await expectStatus(
+      unary(
+        t.client,
+        t.client.getJobLogs,
+        { ...ids, ...page, filters: { stream: LogStream.LOG_STREAM_ALL } },
+        md,
+      ),
+      status.FAILED_PRECONDITION,
+      noLog,
+    );
+    await expectStatus(
+      unary(
+        t.client,
+        t.client.searchJobLogs,
+        {
+          ...ids,
+          ...page,
+          filters: { stream: LogStream.LOG_STREAM_ALL, message: "ok" },
+          disable_highlight: false,
+        },
+        md,
+      ),
+      status.FAILED_PRECONDITION,
+      noLog,
+    );
+
+    // A finished CONTAINER run of a workflow without retention: nothing was kept to replay.
+    const quiet = (await t.createWorkflow(userId, { logRetention: false })).metadata.name ?? "";
+    const done = await t.schedule(userId, quiet);
+    await t.setJobStatus(done, { phase: "COMPLETED" });
+    const quietIds = { id: done, workflow_id: quiet, user_id: userId };
+    await waitFor("the service to see the run finish", async () => {
+      const r = await unary(t.client, t.client.getJob, quietIds, md);
+      return r.response.status === "COMPLETED" ? true : undefined;
+    });
+    await expectStatus(
+      collectStream(t.client, t.client.streamJobLogs, quietIds, md),
+      status.FAILED_PRECONDITION,
+      /log retention is off/,
+    );
   });
 
   it("checks access and ids", async () => {

@@ -86,7 +86,8 @@ describe("operator: when a run ends", () => {
       const list = await t.notifications();
       return kindsFor(list, id).includes("WEB_ALERT") ? list : undefined;
     });
-    expect(kindsFor(notes, id)).toEqual(["WEB_ALERT", "WEB_INFO"]);
+    // build started (INFO) and completed (SUCCESS), terminated (INFO, once), the threshold (ALERT).
+    expect(kindsFor(notes, id)).toEqual(["WEB_ALERT", "WEB_INFO", "WEB_INFO", "WEB_SUCCESS"]);
     for (const run of [first, ...failed, last]) expect(kindsFor(notes, run)).toEqual(["WEB_ERROR"]);
     expect(kindsFor(notes, ok)).toEqual(["WEB_SUCCESS"]);
 
@@ -101,7 +102,7 @@ describe("operator: when a run ends", () => {
     expect(current.status?.consecutiveFailures).toBe(4);
     expect(current.status?.failureThresholdRun).toBe(last);
     const again = await t.notifications();
-    expect(kindsFor(again, id)).toEqual(["WEB_ALERT", "WEB_INFO"]);
+    expect(kindsFor(again, id)).toEqual(["WEB_ALERT", "WEB_INFO", "WEB_INFO", "WEB_SUCCESS"]);
     expect(kindsFor(again, after)).toEqual(["WEB_ERROR"]);
   });
 

@@ -6,13 +6,11 @@
 // run as FAILED with a reason a user understands. The real `serve all` and
 // `operator` processes, as `make up` runs them, with runs sent to the real node.
 import * as k8s from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Log, LogSortOrder, LogStream } from "../../../gen/jobs/jobs.ts";
-import { installCrds } from "../../support/crds.ts";
 import { collectStream, unary } from "../../support/grpc.ts";
-import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
-import { createTestDatabase, type TestDatabase } from "../../support/postgres.ts";
-import { type Stack, type StackClients, startStack } from "../../support/stack.ts";
+import { type TestNamespace, testKubeConfig } from "../../support/kube.ts";
+import { type Stack, startStack } from "../../support/stack.ts";
 import { waitFor } from "../../support/wait.ts";
 import {
   createWorkflow,
@@ -22,7 +20,6 @@ import {
   onRealNode,
   realNodeName,
   realNodeOperatorEnv,
-  registerUser,
   runNow,
   runStatus,
   type TestUser,
@@ -34,15 +31,17 @@ const realNode = await hasRealNode(kc);
 describe.skipIf(!realNode)("runs on the real node", () => {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const apps = kc.makeApiClient(k8s.AppsV1Api);
+  let stack: Stack;
   let ns: TestNamespace;
-  let database: TestDatabase;
-  let stack: Stack | undefined;
-  let clients: StackClients;
+  let clients: Stack;
   let user: TestUser;
 
   beforeAll(async () => {
-    await installCrds(kc);
-    ns = await createTestNamespace(kc, "real-runs");
+    stack = await startStack("real-runs", realNodeOperatorEnv, {
+      CHRONOVERSE_ALLOW_PRIVATE_HEARTBEATS: "true",
+    });
+    ns = stack.ns;
+    clients = stack;
     // The namespace the runs use enforces the restricted profile: every run pod must pass it.
     await core.patchNamespace(
       {
@@ -51,22 +50,11 @@ describe.skipIf(!realNode)("runs on the real node", () => {
       },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
     );
-    database = await createTestDatabase();
-    stack = await startStack({
-      kubeconfig: inject("kubeconfig"),
-      namespace: ns.name,
-      databaseUrl: database.url,
-      env: { ...realNodeOperatorEnv, CHRONOVERSE_ALLOW_PRIVATE_HEARTBEATS: "true" },
-    });
-    clients = stack.clients();
-    user = await registerUser(clients, `real-${ns.name}@example.com`);
+    user = await stack.newUser("ALL");
   });
 
   afterAll(async () => {
-    clients?.close();
     await stack?.stop();
-    await ns?.remove();
-    await database?.drop();
   });
 
   async function logsOf(workflowId: string, jobId: string): Promise<Log[]> {

@@ -1,12 +1,10 @@
 // What the end-to-end tests on the real node share: whether the local cluster
 // has one (hack/real-node.sh), the operator settings that send runs there, and
 // a user with a token on a running stack.
-import type { Metadata } from "@grpc/grpc-js";
 import * as k8s from "@kubernetes/client-node";
 import type { GetJobResponse } from "../../../gen/jobs/jobs.ts";
-import { bearerMetadata } from "../../../src/grpc/client.ts";
 import { unary } from "../../support/grpc.ts";
-import type { StackClients } from "../../support/stack.ts";
+import type { Stack, StackUser } from "../../support/stack.ts";
 import { waitFor } from "../../support/wait.ts";
 
 export const realNodeName = "real-node-0";
@@ -38,23 +36,13 @@ export async function hasRealNode(kc: k8s.KubeConfig): Promise<boolean> {
   }
 }
 
-export interface TestUser {
-  userId: string;
-  auth: Metadata;
-}
+export type TestUser = StackUser;
 
-export async function registerUser(clients: StackClients, email: string): Promise<TestUser> {
-  const { users } = clients;
-  const registered = await unary(users, users.registerUser, { email, password: "a long enough password" });
-  const token = String(registered.headers.get("authorization")[0] ?? "").replace(/^Bearer /, "");
-  const auth = bearerMetadata(token);
-  const userId = registered.response.user_id;
-  await unary(users, users.updateUser, { id: userId, notification_preference: "ALL" }, auth);
-  return { userId, auth };
-}
+/** The service clients of a running stack. */
+export type Clients = Pick<Stack, "users" | "workflows" | "jobs" | "notifications">;
 
 export async function createWorkflow(
-  clients: StackClients,
+  clients: Clients,
   user: TestUser,
   fields: {
     name: string;
@@ -84,7 +72,7 @@ export async function createWorkflow(
 
 /** Schedules a MANUAL run now and returns its id. */
 export async function runNow(
-  clients: StackClients,
+  clients: Clients,
   user: TestUser,
   workflowId: string,
   key: string,
@@ -110,7 +98,7 @@ const terminal = new Set(["COMPLETED", "FAILED", "CANCELED"]);
 
 /** Waits for a run to end and returns what GetJob says of it. */
 export async function finished(
-  clients: StackClients,
+  clients: Clients,
   user: TestUser,
   workflowId: string,
   jobId: string,
