@@ -238,7 +238,7 @@ ports: [{name: https, port: $api_port, protocol: TCP}]
 YAML
 }
 
-processes=(containerd coredns apiserver-forward kubelet kube-proxy)
+processes=(containerd coredns apiserver-forward kubelet kube-proxy network-policies)
 all_alive() {
   local n
   for n in "${processes[@]}"; do alive "$n" || return 1; done
@@ -255,7 +255,7 @@ up() {
   if all_alive && node_ready >/dev/null 2>&1; then log "already running"; return; fi
   down_quiet
   ensure_packages
-  "$root/hack/build-tools.sh" kubernetes coredns crictl
+  "$root/hack/build-tools.sh" kubernetes coredns crictl network_policies
   "$root/hack/images.sh" build busybox pause
   mkdir -p "$dir/logs" "$dir/pids"
   echo "$dir" >"$owner_file"
@@ -281,6 +281,10 @@ up() {
     --cluster-cidr "$subnet" --proxy-mode iptables --conntrack-max-per-core 0 \
     --healthz-bind-address "127.0.0.1:${CLUSTER_KUBE_PROXY_HEALTHZ_PORT:-10256}" \
     --metrics-bind-address "127.0.0.1:${CLUSTER_KUBE_PROXY_METRICS_PORT:-10249}"
+  # NetworkPolicies are enforced (the bridge plugin has no policy engine of its own).
+  start network-policies "$bin/kube-network-policies" --kubeconfig "$kubeconfig" --hostname-override "$node" \
+    --disable-nri --netfilter-bug-1766-fix=false \
+    --metrics-bind-address "127.0.0.1:${CLUSTER_NETWORK_POLICIES_METRICS_PORT:-9080}"
   wait_for "node $node Ready" 90 node_ready
   for n in "${processes[@]}"; do
     alive "$n" || { log "$n exited:"; tail -n 30 "$dir/logs/$n.log" >&2; return 1; }
@@ -312,6 +316,7 @@ down_quiet() {
     timeout 60 "$bin/crictl" --timeout 20s stopp $("$bin/crictl" pods -q 2>/dev/null) >/dev/null 2>&1 || true
     timeout 60 "$bin/crictl" --timeout 20s rmp -f $("$bin/crictl" pods -q 2>/dev/null) >/dev/null 2>&1 || true
   fi
+  stop_named network-policies
   stop_named kube-proxy
   stop_named coredns
   stop_named apiserver-forward

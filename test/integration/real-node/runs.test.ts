@@ -17,11 +17,11 @@ import {
   eventsOf,
   finished,
   hasRealNode,
-  onRealNode,
   realNodeName,
   realNodeOperatorEnv,
   runNow,
   runStatus,
+  startHttpd,
   type TestUser,
 } from "./support.ts";
 
@@ -30,7 +30,6 @@ const realNode = await hasRealNode(kc);
 
 describe.skipIf(!realNode)("runs on the real node", () => {
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const apps = kc.makeApiClient(k8s.AppsV1Api);
   let stack: Stack;
   let ns: TestNamespace;
   let clients: Stack;
@@ -217,61 +216,7 @@ describe.skipIf(!realNode)("runs on the real node", () => {
   );
 
   it("runs a HEARTBEAT against an in-cluster HTTP server, and fails it with a clear message where nothing listens", async () => {
-    const labels = { app: "httpd" };
-    await apps.createNamespacedDeployment({
-      namespace: ns.name,
-      body: {
-        metadata: { name: "httpd", labels },
-        spec: {
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: {
-              ...onRealNode,
-              automountServiceAccountToken: false,
-              securityContext: {
-                runAsNonRoot: true,
-                runAsUser: 65532,
-                seccompProfile: { type: "RuntimeDefault" },
-              },
-              containers: [
-                {
-                  name: "httpd",
-                  image: "busybox:1.36",
-                  command: [
-                    "sh",
-                    "-c",
-                    "mkdir -p /tmp/www && echo up > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www",
-                  ],
-                  ports: [{ containerPort: 8080 }],
-                  readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
-                  securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-                },
-              ],
-            },
-          },
-        },
-      },
-    });
-    await core.createNamespacedService({
-      namespace: ns.name,
-      body: {
-        metadata: { name: "httpd" },
-        spec: {
-          selector: labels,
-          ports: [
-            { name: "http", port: 80, targetPort: 8080 },
-            { name: "nothing", port: 81, targetPort: 8081 },
-          ],
-        },
-      },
-    });
-    await waitFor("the httpd Deployment to be available", async () => {
-      const deployment = await apps.readNamespacedDeployment({ name: "httpd", namespace: ns.name });
-      return (deployment.status?.availableReplicas ?? 0) >= 1 || undefined;
-    });
-
-    const host = `httpd.${ns.name}.svc.cluster.local`;
+    const host = await startHttpd(kc, ns.name);
     const up = await createWorkflow(clients, user, {
       name: "heartbeat-up",
       kind: "HEARTBEAT",

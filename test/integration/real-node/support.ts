@@ -148,3 +148,100 @@ export async function eventsOf(kc: k8s.KubeConfig, namespace: string, name: stri
   });
   return list.items.map((e) => `${e.reason}: ${e.message}`);
 }
+
+/** A busybox `httpd` Deployment and Service `httpd` (port 80 → 8080; port 81 has nothing behind it) on the real node. */
+export async function startHttpd(kc: k8s.KubeConfig, namespace: string): Promise<string> {
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const labels = { app: "httpd" };
+  await apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name: "httpd", labels },
+      spec: {
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            ...onRealNode,
+            automountServiceAccountToken: false,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 65532,
+              seccompProfile: { type: "RuntimeDefault" },
+            },
+            containers: [
+              {
+                name: "httpd",
+                image: "busybox:1.36",
+                command: [
+                  "sh",
+                  "-c",
+                  "mkdir -p /tmp/www && echo up > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www",
+                ],
+                ports: [{ containerPort: 8080 }],
+                readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+                securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+              },
+            ],
+          },
+        },
+      },
+    },
+  });
+  await core.createNamespacedService({
+    namespace,
+    body: {
+      metadata: { name: "httpd" },
+      spec: {
+        selector: labels,
+        ports: [
+          { name: "http", port: 80, targetPort: 8080 },
+          { name: "nothing", port: 81, targetPort: 8081 },
+        ],
+      },
+    },
+  });
+  await waitFor("the httpd Deployment to be available", async () => {
+    const deployment = await apps.readNamespacedDeployment({ name: "httpd", namespace });
+    return (deployment.status?.availableReplicas ?? 0) >= 1 || undefined;
+  });
+  return `httpd.${namespace}.svc.cluster.local`;
+}
+
+/** Runs `command` once in a busybox Pod on the real node; its exit code and log. */
+export async function runOnce(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+  command: string[],
+  labels: Record<string, string> = {},
+): Promise<{ exitCode: number; log: string }> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  await core.createNamespacedPod({
+    namespace,
+    body: {
+      metadata: { name, labels },
+      spec: {
+        ...onRealNode,
+        restartPolicy: "Never",
+        automountServiceAccountToken: false,
+        securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
+        containers: [
+          {
+            name: "c",
+            image: "busybox:1.36",
+            command,
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+          },
+        ],
+      },
+    },
+  });
+  const exitCode = await waitFor(`pod ${name} to finish`, async () => {
+    const pod = await core.readNamespacedPod({ name, namespace });
+    return pod.status?.containerStatuses?.[0]?.state?.terminated?.exitCode;
+  });
+  const log = await core.readNamespacedPodLog({ name, namespace });
+  return { exitCode, log };
+}
