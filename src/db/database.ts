@@ -3,9 +3,10 @@
 //
 // A database that goes away must not take the process with it, and a query
 // must not wait forever (docs/reliability.md, "Faults survived"):
-// - the pool has an `error` handler: an idle connection whose backend is
-//   terminated (pg_terminate_backend, a restart) is dropped and logged, where
-//   pg's default would be an unhandled 'error' event, i.e. a crash;
+// - the pool and every client have an `error` handler: a connection whose
+//   backend is terminated (pg_terminate_backend, a restart), idle or in use,
+//   is dropped and logged, where pg's default would be an unhandled 'error'
+//   event, i.e. a crash;
 // - opening a connection (or waiting for a free one) is bounded by the
 //   connect timeout, every statement by the server-side statement_timeout (and
 //   open transactions by idle_in_transaction_session_timeout), and the client
@@ -109,6 +110,8 @@ function resilientPool(pool: pg.Pool, onConnectionError: (error: unknown) => voi
           return result;
         },
         release(destroy?: boolean): void {
+          // A client whose connection failed between queries is not queryable
+          // any more: pg-pool removes it by itself.
           client.release(destroy === true || broken);
         },
       };
@@ -127,6 +130,18 @@ export function openDatabase(options: DatabaseOptions): Kysely<Database> {
   pool.on("error", (error) => {
     logger?.warn({ db: describeDatabaseError(error) }, "database connection lost; it will be replaced");
     onConnectionError(error);
+  });
+  // pg-pool listens on idle clients only. A client that is checked out has
+  // none: its backend ending between two queries, or in the very packet that
+  // completed the connection (before the caller could add one), would be an
+  // unhandled 'error' event too. So every client gets one for its whole life,
+  // synchronously as it connects; pg marks the client unqueryable and the
+  // pool drops it on release.
+  pool.on("connect", (client) => {
+    client.on("error", (error) => {
+      logger?.debug({ db: describeDatabaseError(error) }, "database connection lost");
+      onConnectionError(error);
+    });
   });
   return new Kysely<Database>({
     dialect: new PostgresDialect({ pool: resilientPool(pool, onConnectionError) }),
