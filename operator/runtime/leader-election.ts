@@ -315,9 +315,12 @@ export class LeaderElector {
         renewTime: String(spec.renewTime ?? ""),
         transitions: spec.leaseTransitions ?? 0,
       };
-      this.#observe(record, now.getTime());
+      // Seen now, after the read returned: never earlier than the holder's
+      // renewal, so a lease duration from here is never before its expiry.
+      const seenAt = Date.now();
+      this.#observe(record, seenAt);
       const heldByOther = record.holder !== "" && record.holder !== identity;
-      if (heldByOther && this.#observedAt + this.#timings.leaseDurationMs > now.getTime()) return false;
+      if (heldByOther && this.#observedAt + this.#timings.leaseDurationMs > seenAt) return false;
 
       const ours = record.holder === identity;
       const next: k8s.V1LeaseSpec = {
