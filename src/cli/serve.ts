@@ -7,7 +7,7 @@ import { tokensFromConfig } from "../auth/tokens.ts";
 import type { Config, ServiceName } from "../config.ts";
 import { openDatabase } from "../db/database.ts";
 import { DatabaseHealth } from "../db/health.ts";
-import { migrateToLatest } from "../db/migrate.ts";
+import { migrateWhenReachable } from "../db/migrate.ts";
 import type { Database } from "../db/schema.ts";
 import { createHandlers } from "../grpc/handlers.ts";
 import { type RunningGrpcServer, startGrpcServer } from "../grpc/server.ts";
@@ -65,7 +65,7 @@ export async function runServe(config: Config, names: ServiceName[]): Promise<nu
       return 2;
     }
     if (config.migrateOnStart) {
-      const result = await migrateToLatest(database());
+      const result = await migrateWhenReachable(database(), logger);
       logger.info(
         { applied: result.results?.map((r) => r.migrationName) ?? [] },
         "database schema up to date",

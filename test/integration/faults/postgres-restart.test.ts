@@ -152,4 +152,36 @@ describe("a Postgres restart", () => {
       serve.logs.some((entry) => entry.msg === "database unreachable: not serving until it answers again"),
     ).toBe(true);
   });
+
+  it("a service started while its database is down waits for it, then migrates and serves", async () => {
+    await postgres.stop();
+    const usersPort = await freePort();
+    const late = startChronoverse(["serve", "users"], {
+      DATABASE_URL: postgres.url,
+      CHRONOVERSE_HOST: "127.0.0.1",
+      CHRONOVERSE_USERS_PORT: String(usersPort),
+      CHRONOVERSE_USER_TOKEN_KEY: TEST_USER_KEY,
+      CHRONOVERSE_SERVICE_TOKEN_KEY: TEST_SERVICE_KEY,
+      DATABASE_CONNECT_TIMEOUT: "2s",
+      LOG_LEVEL: "info",
+    });
+    try {
+      await waitFor("the service to wait for its database", () => {
+        assertRunning(late, "chronoverse serve users");
+        return late.logs.some(
+          (entry) => entry.msg === "database unreachable at start: waiting for it before migrating",
+        )
+          ? true
+          : undefined;
+      });
+      await postgres.start();
+      await waitFor("the late service to serve", async () => {
+        assertRunning(late, "chronoverse serve users");
+        return (await healthStatus(`127.0.0.1:${usersPort}`, "")) === "SERVING" ? true : undefined;
+      });
+      assertAllRunning();
+    } finally {
+      await late.stop();
+    }
+  });
 });
