@@ -118,7 +118,7 @@ export function runCompletionFromEnv(
     maxConnections: config.databaseMaxConnections,
     ...config.databaseTimeouts,
     logger,
-    onConnectionError: () => void health.check(),
+    onConnectionError: () => health.suspect(),
   });
   health.start();
   const notifier = notifierFromConfig(config, tokensFromConfig(config, logger), "operator");

@@ -52,7 +52,7 @@ export async function runServe(config: Config, names: ServiceName[]): Promise<nu
       ...config.databaseTimeouts,
       logger,
       // A lost connection is looked into at once rather than at the next probe.
-      onConnectionError: () => void databaseHealth?.check(),
+      onConnectionError: () => databaseHealth?.suspect(),
     });
     return db;
   };

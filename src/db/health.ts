@@ -70,6 +70,15 @@ export class DatabaseHealth {
     return this.#checking;
   }
 
+  /**
+   * A connection just failed: probe now, so readiness turns at once rather
+   * than at the next interval — unless the database is already known to be
+   * down (every failing call would otherwise keep a probe running).
+   */
+  suspect(): void {
+    if (this.#up !== false && !this.#stopped) void this.check();
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
