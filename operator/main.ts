@@ -132,17 +132,21 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     },
     onStoppedLeading: async () => {
       metrics.leader.set(0);
+      // Everything this term started, taken at once: the elector waits for this
+      // stop a bounded time only, and a next term must not lose its own controllers.
       const tracker = runPhases;
-      runPhases = undefined;
-      await tracker?.stop();
-      await runPhasesStarting;
+      const trackerStarting = runPhasesStarting;
       const controller = workflows;
-      workflows = undefined;
-      // Not waiting for `starting`: caches that never fill (CRDs missing) must not block a stop.
+      const controllerStarting = starting;
       const completion = runs;
+      const completionStarting = runsStarting;
+      runPhases = undefined;
+      workflows = undefined;
       runs = undefined;
+      await tracker?.stop();
+      await trackerStarting;
       await Promise.all([controller?.stop(), completion?.stop()]);
-      await Promise.all([starting, runsStarting]);
+      await Promise.all([controllerStarting, completionStarting]);
     },
   });
 
