@@ -7,9 +7,9 @@
 // it releases the Lease so that another replica takes over at once.
 // Writes use the Lease's resourceVersion, so two candidates never both win.
 //
-// Faults (docs/reliability.md, "Faults survived"): every Lease request is
-// aborted after the request timeout, and a leader's renewal also at its renew
-// deadline, so a hung apiserver cannot keep it waiting; the renew deadline
+// Faults (docs/reliability.md, "Faults survived"): every try at the Lease (a
+// read, then a write) is aborted after the request timeout, a renewal's also
+// at the renew deadline, so a hung apiserver cannot keep it waiting; the renew deadline
 // counts from when the last successful renewal *started* (before any other
 // replica can have seen it), and the leader steps down when it passes, whether
 // or not a request is still in flight — a lease duration after that renewal at
@@ -28,7 +28,7 @@ export interface LeaseTimings {
   renewDeadlineMs: number;
   /** Time between tries to acquire or renew. */
   retryPeriodMs: number;
-  /** Each Lease request is aborted after this long (default: half the renew deadline). */
+  /** Each try at the Lease (a read, then a write) is aborted after this long (default: half the renew deadline). */
   requestTimeoutMs?: number;
 }
 
@@ -196,7 +196,7 @@ export class LeaderElector {
   /**
    * Stops campaigning. A leader stops its work first (onStoppedLeading, for at
    * most stopBudgetMs) and then, when `release` is true, gives the Lease up so
-   * another replica takes over now (one request, bounded by the request timeout).
+   * another replica takes over now (one try, bounded by the request timeout).
    */
   async stop({ release = true }: { release?: boolean } = {}): Promise<void> {
     this.#abort.abort();
