@@ -4,7 +4,9 @@
 # `postgres` user when invoked as root (initdb refuses root), listens on
 # 127.0.0.1:$PG_PORT only, trust auth, data under $PG_DIR
 # (default: $TMPDIR/chronoverse-postgres-<port>).
-# Usage: hack/postgres.sh up|down|url|status
+# Usage: hack/postgres.sh up|stop|down|url|status
+#   stop: stops the server and keeps its data (`up` starts it again), as a
+#   restart test needs; down: stops it and removes the data.
 set -euo pipefail
 port=${PG_PORT:-55432}
 # Outside the checkout: the server runs as `postgres` when we are root, and a
@@ -52,6 +54,11 @@ up() {
   echo "$url"
 }
 
+stop() {
+  local b; b=$(pg_bindir)
+  if [ -f "$dir/postmaster.pid" ]; then as_owner "$b/pg_ctl" -D "$dir" -m fast -w stop >/dev/null; fi
+}
+
 down() {
   local b; b=$(pg_bindir)
   if [ -f "$dir/postmaster.pid" ]; then as_owner "$b/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true; fi
@@ -60,8 +67,9 @@ down() {
 
 case ${1:-} in
   up) up ;;
+  stop) stop ;;
   down) down ;;
   url) echo "$url" ;;
   status) status ;;
-  *) echo "usage: $0 up|down|url|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|stop|down|url|status" >&2; exit 2 ;;
 esac

@@ -42,6 +42,12 @@ export interface OperatorConfig {
   kubeConfig?: k8s.KubeConfig;
   logger?: Logger;
   hooks?: WorkflowControllerHooks;
+  /**
+   * Called when the controllers did not stop within the Lease's margin after
+   * leadership ended (`chronoverse operator` exits, so that no reconcile runs
+   * beside the next leader's).
+   */
+  onStopTimeout?: () => void;
   /** Finished WorkflowJobs kept per workflow (OPERATOR_RUN_HISTORY_LIMIT, default 10). */
   runHistoryLimit?: number;
   /**
@@ -118,11 +124,14 @@ export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
     renewDeadlineMs: int("OPERATOR_RENEW_DEADLINE_MS", defaultLeaseTimings.renewDeadlineMs, 500, 600_000),
     retryPeriodMs: int("OPERATOR_RETRY_PERIOD_MS", defaultLeaseTimings.retryPeriodMs, 100, 600_000),
   };
+  if (get("OPERATOR_LEASE_REQUEST_TIMEOUT_MS") !== undefined) {
+    lease.requestTimeoutMs = int("OPERATOR_LEASE_REQUEST_TIMEOUT_MS", lease.renewDeadlineMs, 100, 600_000);
+  }
   try {
     validateTimings(lease);
   } catch (error) {
     problems.push(
-      `OPERATOR_LEASE_DURATION_MS/OPERATOR_RENEW_DEADLINE_MS/OPERATOR_RETRY_PERIOD_MS: ${(error as Error).message}`,
+      `OPERATOR_LEASE_DURATION_MS/OPERATOR_RENEW_DEADLINE_MS/OPERATOR_RETRY_PERIOD_MS/OPERATOR_LEASE_REQUEST_TIMEOUT_MS: ${(error as Error).message}`,
     );
   }
   const config: OperatorConfig = {

@@ -25,7 +25,11 @@ export interface RunningOperator {
   probePort: number;
   metrics: OperatorMetrics;
   isLeader(): boolean;
-  /** True when this replica can do its job: a standby that reaches the apiserver, or a leader whose caches are filled. */
+  /**
+   * True when this replica can do its job: a standby that reaches the apiserver,
+   * or a leader whose caches are filled; either one reaching the database when
+   * end-of-run actions are on.
+   */
   isReady(): boolean;
   /**
    * Stops the controllers and the HTTP servers. `releaseLease: false` leaves the
@@ -73,6 +77,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     identity: config.identity,
     timings: config.lease,
     logger,
+    ...(config.onStopTimeout === undefined ? {} : { onStopTimeout: config.onStopTimeout }),
     onStartedLeading: () => {
       metrics.leader.set(1);
       const controller = new WorkflowController({
@@ -130,17 +135,21 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     },
     onStoppedLeading: async () => {
       metrics.leader.set(0);
+      // Everything this term started, taken at once: the elector waits for this
+      // stop a bounded time only, and a next term must not lose its own controllers.
       const tracker = runPhases;
-      runPhases = undefined;
-      await tracker?.stop();
-      await runPhasesStarting;
+      const trackerStarting = runPhasesStarting;
       const controller = workflows;
-      workflows = undefined;
-      // Not waiting for `starting`: caches that never fill (CRDs missing) must not block a stop.
+      const controllerStarting = starting;
       const completion = runs;
+      const completionStarting = runsStarting;
+      runPhases = undefined;
+      workflows = undefined;
       runs = undefined;
+      await tracker?.stop();
+      await trackerStarting;
       await Promise.all([controller?.stop(), completion?.stop()]);
-      await Promise.all([starting, runsStarting]);
+      await Promise.all([controllerStarting, completionStarting]);
     },
   });
 
@@ -162,8 +171,12 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     res.end("not found\n");
   });
 
+  // A replica that cannot reach the database its end-of-run actions need is
+  // not ready (leader or standby: a standby would need it on taking over).
+  const databaseReady = (): boolean => config.runCompletion?.databaseUp?.() !== false;
   const isReady = (): boolean =>
     elector.reachable() &&
+    databaseReady() &&
     (!elector.isLeader || ((workflows?.workflows.hasSynced ?? false) && (runPhases?.hasSynced ?? false)));
   const probeServer = createServer((req, res) => {
     const path = req.url?.split("?")[0];
@@ -235,6 +248,10 @@ export async function runOperatorCommand(
   const operator = await runOperator({
     ...config,
     logger,
+    onStopTimeout: () => {
+      logger.fatal("exiting: leader work did not stop in time, and another replica may now lead");
+      process.exit(1);
+    },
     ...(completion === undefined ? {} : { runCompletion: completion.settings }),
   });
   await new Promise<void>((resolve) => {

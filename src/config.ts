@@ -1,6 +1,7 @@
 // The one typed configuration of a Chronoverse process, read from the
 // environment once at start and validated with messages that name the
 // variable. Every variable and its default is listed in docs/api.md.
+import { type DatabaseTimeouts, defaultDatabaseTimeouts } from "./db/database.ts";
 import { type Env, EnvReader, readNamespaceFile } from "./env.ts";
 import { LOG_LEVELS, type LogLevel } from "./logging.ts";
 
@@ -31,6 +32,10 @@ export interface Config {
   /** Postgres URL; required by the services that own tables and by `migrate`. */
   databaseUrl: string | undefined;
   databaseMaxConnections: number;
+  /** Bounds on connecting, statements and idle connections (docs/reliability.md, "Faults survived"). */
+  databaseTimeouts: DatabaseTimeouts;
+  /** Time between readiness probes of the database. */
+  databaseHealthIntervalMs: number;
   /** Run database migrations before `serve` starts listening. */
   migrateOnStart: boolean;
   /** Interface the gRPC servers bind to. */
@@ -145,6 +150,12 @@ export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
     databaseUrl,
     databaseMaxConnections: integer("DATABASE_MAX_CONNECTIONS", 10, 1, 1000),
+    databaseTimeouts: {
+      connectMs: duration("DATABASE_CONNECT_TIMEOUT", defaultDatabaseTimeouts.connectMs),
+      statementMs: duration("DATABASE_STATEMENT_TIMEOUT", defaultDatabaseTimeouts.statementMs),
+      idleMs: duration("DATABASE_IDLE_TIMEOUT", defaultDatabaseTimeouts.idleMs),
+    },
+    databaseHealthIntervalMs: duration("DATABASE_HEALTH_INTERVAL", 2_000),
     migrateOnStart: boolean("CHRONOVERSE_MIGRATE", true),
     host,
     ports,

@@ -34,6 +34,7 @@ import { type Notifier, notifierFromConfig } from "../../services/notifications/
 import { tokensFromConfig } from "../../src/auth/tokens.ts";
 import { ConfigError, loadConfig } from "../../src/config.ts";
 import { openDatabase } from "../../src/db/database.ts";
+import { DatabaseHealth } from "../../src/db/health.ts";
 import type { Database } from "../../src/db/schema.ts";
 import { rfc3339, setCondition } from "../api/v1alpha1/schema.ts";
 import { type Workflow, type WorkflowStatus, workflowResource } from "../api/v1alpha1/workflow.ts";
@@ -86,6 +87,16 @@ export interface RunCompletionSettings {
   /** Finished WorkflowJobs kept per workflow (default 10). */
   historyLimit?: number;
   hooks?: RunCompletionHooks;
+  /**
+   * Whether the database answers (undefined: not known yet); the operator is
+   * not ready while it does not. Absent: not watched.
+   */
+  databaseUp?: () => boolean | undefined;
+  /**
+   * Registers a listener for the database coming back: runs whose end-of-run
+   * actions failed meanwhile are retried then rather than at the end of their back-off.
+   */
+  onDatabaseBack?: (listener: () => void) => () => void;
 }
 
 /**
@@ -106,12 +117,42 @@ export function runCompletionFromEnv(
   }
   const config = loadConfig(env);
   if (config.databaseUrl === undefined) throw new ConfigError("DATABASE_URL: must be a postgres:// URL");
-  const db = openDatabase({ url: config.databaseUrl, maxConnections: config.databaseMaxConnections });
+  const listeners: (() => void)[] = [];
+  const health = new DatabaseHealth({
+    url: config.databaseUrl,
+    connectTimeoutMs: config.databaseTimeouts.connectMs,
+    intervalMs: config.databaseHealthIntervalMs,
+    logger,
+    onChange: (up) => {
+      if (up) for (const listener of listeners) listener();
+    },
+  });
+  const db = openDatabase({
+    url: config.databaseUrl,
+    maxConnections: config.databaseMaxConnections,
+    ...config.databaseTimeouts,
+    logger,
+    onConnectionError: () => health.suspect(),
+  });
+  health.start();
   const notifier = notifierFromConfig(config, tokensFromConfig(config, logger), "operator");
   return {
-    settings: { db, notifier, ...(historyLimit === undefined ? {} : { historyLimit }) },
+    settings: {
+      db,
+      notifier,
+      ...(historyLimit === undefined ? {} : { historyLimit }),
+      databaseUp: () => health.up,
+      onDatabaseBack: (listener) => {
+        listeners.push(listener);
+        return () => {
+          const index = listeners.indexOf(listener);
+          if (index >= 0) listeners.splice(index, 1);
+        };
+      },
+    },
     async close() {
       notifier.close();
+      await health.stop();
       await db.destroy();
     },
   };
@@ -151,6 +192,7 @@ export class RunCompletionController {
   readonly #log: Logger;
   #stopping = false;
   #sweepTimer: NodeJS.Timeout | undefined;
+  #unsubscribe: () => void = () => undefined;
   #markStopped: () => void = () => undefined;
   readonly #stopped = new Promise<void>((resolve) => {
     this.#markStopped = resolve;
@@ -236,6 +278,18 @@ export class RunCompletionController {
       }
       if (event === "delete") this.logCleanup.enqueue(objectKey(workflow));
     });
+    // Runs whose end failed while the database was away are retried as soon
+    // as it is back, not at the end of a back-off that may have grown to minutes.
+    this.#unsubscribe =
+      settings.onDatabaseBack?.(() => {
+        if (this.#stopping) return;
+        for (const job of this.jobs.list()) {
+          if (!needsCompletion(job)) continue;
+          const key = objectKey(job);
+          this.completion.queue.forget(key);
+          this.completion.enqueue(key);
+        }
+      }) ?? this.#unsubscribe;
   }
 
   async start(): Promise<void> {
@@ -260,6 +314,7 @@ export class RunCompletionController {
 
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#unsubscribe();
     this.#markStopped();
     clearInterval(this.#sweepTimer);
     await Promise.all([this.jobs.stop(), this.workflows.stop()]);

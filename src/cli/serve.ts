@@ -1,11 +1,13 @@
 // `chronoverse serve <name|all>`: migrations (when a served service owns
-// tables), one gRPC server per service on its own port, and a graceful stop on
+// tables), one gRPC server per service on its own port, readiness that follows
+// the database (NOT_SERVING while it is unreachable), and a graceful stop on
 // SIGTERM/SIGINT (a second signal exits at once).
 import type { Kysely } from "kysely";
 import { tokensFromConfig } from "../auth/tokens.ts";
 import type { Config, ServiceName } from "../config.ts";
 import { openDatabase } from "../db/database.ts";
-import { migrateToLatest } from "../db/migrate.ts";
+import { DatabaseHealth } from "../db/health.ts";
+import { migrateWhenReachable } from "../db/migrate.ts";
 import type { Database } from "../db/schema.ts";
 import { createHandlers } from "../grpc/handlers.ts";
 import { type RunningGrpcServer, startGrpcServer } from "../grpc/server.ts";
@@ -26,10 +28,32 @@ export async function runServe(config: Config, names: ServiceName[]): Promise<nu
     return 1;
   }
 
+  const servers: RunningGrpcServer[] = [];
+  /** The servers whose readiness follows the database. */
+  const databaseServers: RunningGrpcServer[] = [];
+  let databaseHealth: DatabaseHealth | undefined;
+  if (config.databaseUrl !== undefined) {
+    databaseHealth = new DatabaseHealth({
+      url: config.databaseUrl,
+      connectTimeoutMs: config.databaseTimeouts.connectMs,
+      intervalMs: config.databaseHealthIntervalMs,
+      logger,
+      onChange: (up) => {
+        for (const server of databaseServers) server.setServing(up);
+      },
+    });
+  }
   let db: Kysely<Database> | undefined;
   const database = (): Kysely<Database> => {
     if (config.databaseUrl === undefined) throw new Error("DATABASE_URL is required");
-    db ??= openDatabase({ url: config.databaseUrl, maxConnections: config.databaseMaxConnections });
+    db ??= openDatabase({
+      url: config.databaseUrl,
+      maxConnections: config.databaseMaxConnections,
+      ...config.databaseTimeouts,
+      logger,
+      // A lost connection is looked into at once rather than at the next probe.
+      onConnectionError: () => databaseHealth?.suspect(),
+    });
     return db;
   };
   if (selected.some(([, entry]) => entry.usesDatabase)) {
@@ -41,7 +65,7 @@ export async function runServe(config: Config, names: ServiceName[]): Promise<nu
       return 2;
     }
     if (config.migrateOnStart) {
-      const result = await migrateToLatest(database());
+      const result = await migrateWhenReachable(database(), logger);
       logger.info(
         { applied: result.results?.map((r) => r.migrationName) ?? [] },
         "database schema up to date",
@@ -58,8 +82,8 @@ export async function runServe(config: Config, names: ServiceName[]): Promise<nu
     database,
   };
   const instances: ServiceInstance[] = [];
-  const servers: RunningGrpcServer[] = [];
   const stopAll = async (): Promise<void> => {
+    await databaseHealth?.stop();
     await Promise.allSettled(servers.map((server) => server.shutdown()));
     await Promise.allSettled(instances.map((instance) => instance.close?.()));
     await db?.destroy();
@@ -75,18 +99,22 @@ export async function runServe(config: Config, names: ServiceName[]): Promise<nu
         handlers: createHandlers({ tokens, logger: serviceLogger }),
       });
       instances.push(instance);
-      servers.push(
-        await startGrpcServer({
-          services: [instance],
-          host: config.host,
-          port: config.ports[name],
-          tls: config.tls,
-          maxMessageBytes: config.maxMessageBytes,
-          shutdownTimeoutMs: config.shutdownTimeoutMs,
-          logger: serviceLogger,
-        }),
-      );
+      const server = await startGrpcServer({
+        services: [instance],
+        host: config.host,
+        port: config.ports[name],
+        tls: config.tls,
+        maxMessageBytes: config.maxMessageBytes,
+        shutdownTimeoutMs: config.shutdownTimeoutMs,
+        logger: serviceLogger,
+      });
+      servers.push(server);
+      if (entry.usesDatabase) {
+        databaseServers.push(server);
+        if (databaseHealth?.up === false) server.setServing(false);
+      }
     }
+    if (databaseServers.length > 0) databaseHealth?.start();
   } catch (error) {
     logger.error({ err: error }, "failed to start");
     await stopAll();

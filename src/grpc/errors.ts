@@ -1,8 +1,11 @@
 // Typed domain errors and the one place they become gRPC statuses. Services
 // throw these; the handler wrapper (./handlers.ts) turns them into a status.
-// Anything else is a bug or an outage: it becomes `Internal` with a generic
-// message, and the real error is logged server-side only.
+// A database that is unreachable, dropped the connection or did not answer in
+// time is an outage the client may retry: `Unavailable`, with a fixed message.
+// Anything else is a bug: it becomes `Internal` with a generic message. In both
+// cases the real error is logged server-side only.
 import { Metadata, type StatusObject, status } from "@grpc/grpc-js";
+import { DatabaseUnavailable, describeDatabaseError } from "../db/errors.ts";
 import type { Logger } from "../logging.ts";
 
 export class DomainError extends Error {
@@ -85,11 +88,13 @@ export class ResourceExhausted extends DomainError {
 }
 
 export const INTERNAL_MESSAGE = "internal error";
+export const DATABASE_UNAVAILABLE_MESSAGE = "the database is unavailable; try again shortly";
 
 /**
  * Maps any thrown value to the status sent to the client. Domain errors keep
  * their code and message (plus an `error-field` trailer naming the field);
- * everything else is logged and becomes a detail-free `Internal`.
+ * a database outage becomes `Unavailable`; everything else is logged and
+ * becomes a detail-free `Internal`.
  */
 export function toStatus(error: unknown, logger: Logger): Partial<StatusObject> {
   if (error instanceof DomainError) {
@@ -99,6 +104,10 @@ export function toStatus(error: unknown, logger: Logger): Partial<StatusObject> 
       metadata.set("retry-after-ms", String(Math.ceil(error.retryAfterMs)));
     }
     return { code: error.code, details: error.message, metadata };
+  }
+  if (error instanceof DatabaseUnavailable) {
+    logger.warn({ db: describeDatabaseError(error.cause) }, "database unavailable");
+    return { code: status.UNAVAILABLE, details: DATABASE_UNAVAILABLE_MESSAGE, metadata: new Metadata() };
   }
   logger.error({ err: error }, "unexpected error in handler");
   return { code: status.INTERNAL, details: INTERNAL_MESSAGE, metadata: new Metadata() };

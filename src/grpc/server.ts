@@ -1,5 +1,8 @@
 // The one gRPC server bootstrap: every service process calls startGrpcServer
-// with its service registrations. It adds grpc.health.v1 (per-service status),
+// with its service registrations. It adds grpc.health.v1 (per-service status,
+// and the server as a whole under ""; readiness: NOT_SERVING while a
+// dependency such as the database is down, see setServing; the name
+// "liveness" stays SERVING until shutdown, for liveness probes),
 // server reflection (v1 and v1alpha), request logging (method, status code,
 // duration — never messages or metadata), optional TLS / mutual TLS, a message
 // size limit, and graceful shutdown (stop accepting, drain, then force).
@@ -42,9 +45,22 @@ export interface RunningGrpcServer {
   port: number;
   server: Server;
   health: HealthImplementation;
+  /**
+   * Readiness: every service name and "" become SERVING or NOT_SERVING (e.g.
+   * while the database is unreachable). "liveness" is left alone. Ignored once
+   * shutting down.
+   */
+  setServing(serving: boolean): void;
   /** Marks every service NOT_SERVING, drains in-flight calls, forces after the timeout. Idempotent. */
   shutdown(): Promise<void>;
 }
+
+/**
+ * The health name a liveness probe asks for: SERVING for as long as the process
+ * serves at all, whatever its dependencies do (restarting a process because its
+ * database is down would not bring the database back).
+ */
+export const LIVENESS_SERVICE_NAME = "liveness";
 
 /** Health checks and reflection are frequent and uninteresting: logged at debug level only. */
 const QUIET_PREFIXES = ["/grpc.health.v1.", "/grpc.reflection."];
@@ -107,7 +123,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     server.addService(service.definition, service.implementation);
     initial[service.name] = "SERVING";
   }
-  const health = new HealthImplementation(initial);
+  const health = new HealthImplementation({ ...initial, [LIVENESS_SERVICE_NAME]: "SERVING" });
   health.addToServer(server);
   new ReflectionService(apiPackageDefinition(), {
     services: [...services.map((s) => s.name), HEALTH_SERVICE_NAME],
@@ -127,9 +143,14 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   );
 
   let stopping: Promise<void> | undefined;
+  const setServing = (serving: boolean): void => {
+    if (stopping !== undefined) return;
+    for (const name of Object.keys(initial)) health.setStatus(name, serving ? "SERVING" : "NOT_SERVING");
+  };
   const shutdown = (): Promise<void> => {
     stopping ??= new Promise<void>((resolve) => {
-      for (const name of Object.keys(initial)) health.setStatus(name, "NOT_SERVING");
+      for (const name of [...Object.keys(initial), LIVENESS_SERVICE_NAME])
+        health.setStatus(name, "NOT_SERVING");
       const timer = setTimeout(() => {
         logger.warn(
           { port, timeout_ms: shutdownTimeoutMs },
@@ -147,5 +168,5 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     return stopping;
   };
 
-  return { port, server, health, shutdown };
+  return { port, server, health, setServing, shutdown };
 }
