@@ -147,25 +147,6 @@ GO
   link coredns "$version"
 }
 
-# kube-network-policies: enforces NetworkPolicies on the real node (nftables +
-# nfqueue, beside any CNI), so the chart's and the runs' policies really apply.
-build_network_policies() {
-  local v=$KUBE_NETWORK_POLICIES_VERSION
-  have kube-network-policies "$v" || {
-    log "building kube-network-policies v$v"
-    local d="$work/kube-network-policies-$v"
-    mkdir -p "$d"
-    (
-      cd "$d"
-      [ -f go.mod ] || go mod init local/knpbin >/dev/null 2>&1
-      go get "sigs.k8s.io/kube-network-policies/cmd@v$v"
-      go build -ldflags "-s -w" -o "$bin/kube-network-policies-$v.tmp" sigs.k8s.io/kube-network-policies/cmd
-      mv "$bin/kube-network-policies-$v.tmp" "$bin/kube-network-policies-$v"
-    )
-  }
-  link kube-network-policies "$v"
-}
-
 # crictl: how hack/real-node.sh stops the node's pod sandboxes (and so tears
 # down their network) before it stops containerd.
 build_crictl() {
@@ -178,6 +159,6 @@ build_grpcurl() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(etcd kwok kubernetes coredns crictl network_policies helm grpcurl)
+[ ${#tools[@]} -gt 0 ] || tools=(etcd kwok kubernetes coredns crictl helm grpcurl)
 for t in "${tools[@]}"; do "build_$t"; done
 log "binaries ready in $bin"

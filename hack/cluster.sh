@@ -26,28 +26,8 @@ token_file="$dir/admin-token"
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
 
-# start NAME CMD... -> runs CMD in its own session, logs to $dir/logs/NAME.log
-start() {
-  local name=$1; shift
-  setsid "$@" >"$dir/logs/$name.log" 2>&1 < /dev/null &
-  echo $! >"$dir/pids/$name.pid"
-}
-
-alive() { [ -f "$dir/pids/$1.pid" ] && kill -0 "$(cat "$dir/pids/$1.pid")" 2>/dev/null; }
-
-# wait_for DESCRIPTION SECONDS CMD... -> polls CMD until it succeeds
-wait_for() {
-  local what=$1 secs=$2; shift 2
-  local deadline=$((SECONDS + secs))
-  until "$@" >/dev/null 2>&1; do
-    if [ $SECONDS -ge $deadline ]; then
-      log "timed out waiting for $what; last log lines:"
-      tail -n 20 "$dir"/logs/*.log >&2 || true
-      return 1
-    fi
-    sleep 0.2
-  done
-}
+# shellcheck source=processes.sh
+source "$root/hack/processes.sh"
 
 readyz() {
   curl -fsS --max-time 2 --cacert "$dir/pki/ca.crt" -H "Authorization: Bearer $(cat "$token_file")" \
@@ -209,15 +189,7 @@ TXT
 down_quiet() {
   [ -d "$dir/pids" ] || return 0
   "$root/hack/real-node.sh" down
-  local pids=() f
-  for f in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
-    if alive "$f"; then pids+=("$(cat "$dir/pids/$f.pid")"); kill -TERM "$(cat "$dir/pids/$f.pid")" 2>/dev/null || true; fi
-  done
-  local deadline=$((SECONDS + 10)) p
-  for p in "${pids[@]}"; do
-    while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
+  stop_named kwok kube-scheduler kube-controller-manager kube-apiserver etcd
   rm -f "$dir"/pids/*.pid
 }
 

@@ -39,41 +39,9 @@ export CONTAINER_RUNTIME_ENDPOINT="unix://$sock"
 
 log() { printf '[real-node] %s\n' "$*" >&2; }
 
-start() {
-  local name=$1; shift
-  setsid "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
-  echo $! >"$dir/pids/$name.pid"
-}
-alive() { [ -f "$dir/pids/$1.pid" ] && kill -0 "$(cat "$dir/pids/$1.pid")" 2>/dev/null; }
-# stop_pid PID... -> TERM, then KILL after 10 s
-stop_pids() {
-  local p deadline=$((SECONDS + 10))
-  for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "$@"; do
-    while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
-}
-stop_named() {
-  local name=$1
-  if alive "$name"; then stop_pids "$(cat "$dir/pids/$name.pid")"; fi
-  rm -f "$dir/pids/$name.pid"
-}
-
-wait_for() {
-  local what=$1 secs=$2; shift 2
-  local deadline=$((SECONDS + secs))
-  until "$@" >/dev/null 2>&1; do
-    if [ $SECONDS -ge $deadline ]; then
-      log "timed out waiting for $what; last log lines:"
-      for f in containerd kubelet kube-proxy coredns; do
-        [ -f "$dir/logs/$f.log" ] && { echo "--- $f" >&2; tail -n 15 "$dir/logs/$f.log" >&2; }
-      done
-      return 1
-    fi
-    sleep 0.3
-  done
-}
+wait_logs="containerd kubelet kube-proxy coredns"
+# shellcheck source=processes.sh
+source "$root/hack/processes.sh"
 
 # Why this machine cannot run the node, or nothing when it can.
 why_not() {
@@ -238,7 +206,7 @@ ports: [{name: https, port: $api_port, protocol: TCP}]
 YAML
 }
 
-processes=(containerd coredns apiserver-forward kubelet kube-proxy network-policies)
+processes=(containerd coredns apiserver-forward kubelet kube-proxy)
 all_alive() {
   local n
   for n in "${processes[@]}"; do alive "$n" || return 1; done
@@ -255,7 +223,7 @@ up() {
   if all_alive && node_ready >/dev/null 2>&1; then log "already running"; return; fi
   down_quiet
   ensure_packages
-  "$root/hack/build-tools.sh" kubernetes coredns crictl network_policies
+  "$root/hack/build-tools.sh" kubernetes coredns crictl
   "$root/hack/images.sh" build busybox pause
   mkdir -p "$dir/logs" "$dir/pids"
   echo "$dir" >"$owner_file"
@@ -281,10 +249,6 @@ up() {
     --cluster-cidr "$subnet" --proxy-mode iptables --conntrack-max-per-core 0 \
     --healthz-bind-address "127.0.0.1:${CLUSTER_KUBE_PROXY_HEALTHZ_PORT:-10256}" \
     --metrics-bind-address "127.0.0.1:${CLUSTER_KUBE_PROXY_METRICS_PORT:-10249}"
-  # NetworkPolicies are enforced (the bridge plugin has no policy engine of its own).
-  start network-policies "$bin/kube-network-policies" --kubeconfig "$kubeconfig" --hostname-override "$node" \
-    --disable-nri --netfilter-bug-1766-fix=false \
-    --metrics-bind-address "127.0.0.1:${CLUSTER_NETWORK_POLICIES_METRICS_PORT:-9080}"
   wait_for "node $node Ready" 90 node_ready
   for n in "${processes[@]}"; do
     alive "$n" || { log "$n exited:"; tail -n 30 "$dir/logs/$n.log" >&2; return 1; }
@@ -316,7 +280,6 @@ down_quiet() {
     timeout 60 "$bin/crictl" --timeout 20s stopp $("$bin/crictl" pods -q 2>/dev/null) >/dev/null 2>&1 || true
     timeout 60 "$bin/crictl" --timeout 20s rmp -f $("$bin/crictl" pods -q 2>/dev/null) >/dev/null 2>&1 || true
   fi
-  stop_named network-policies
   stop_named kube-proxy
   stop_named coredns
   stop_named apiserver-forward
