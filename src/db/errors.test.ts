@@ -88,6 +88,9 @@ describe("redactUrls", () => {
     ],
     ["postgres://u@h/db", "postgres://u@h/db"],
     ["no url here", "no url here"],
+    ["a postgres://a:b@h and redis://c:d@k", "a postgres://a:***@h and redis://c:***@k"],
+    ["p@ss in postgres://u:p@ss@h/db", "p@ss in postgres://u:***@h/db"],
+    ["://".repeat(50_000), "://".repeat(50_000)],
   ])("%s → %s", (text, redacted) => {
     expect(redactUrls(text)).toBe(redacted);
   });

@@ -66,9 +66,34 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   return Array.isArray(errors) && errors.some((inner) => isDatabaseUnavailable(inner, depth + 1));
 }
 
-/** Hides the password of any connection URL in `text`. */
+/**
+ * Hides the password of any URL in `text` (`scheme://user:password@host` →
+ * `scheme://user:***@host`). One pass over the text, no regular expression:
+ * messages can be long, and the regex audit allows only linear patterns.
+ */
 export function redactUrls(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):[^@/\s]*@/gi, "$1:***@");
+  let out = "";
+  let copied = 0;
+  let i = text.indexOf("://");
+  while (i !== -1) {
+    const start = i + 3;
+    // The authority ends at the first "/", "?", "#" or whitespace.
+    let end = start;
+    while (end < text.length && !isAuthorityEnd(text.charCodeAt(end))) end++;
+    const at = text.lastIndexOf("@", end - 1);
+    const colon = at >= start ? text.indexOf(":", start) : -1;
+    if (colon !== -1 && colon < at) {
+      out += `${text.slice(copied, colon + 1)}***`;
+      copied = at;
+    }
+    i = text.indexOf("://", Math.max(end, start));
+  }
+  return out + text.slice(copied);
+}
+
+function isAuthorityEnd(code: number): boolean {
+  // "/" "?" "#", space, tab, line breaks
+  return code === 47 || code === 63 || code === 35 || code === 32 || (code >= 9 && code <= 13);
 }
 
 /**
