@@ -32,3 +32,14 @@ export async function createTestNamespace(kc: k8s.KubeConfig, prefix = "test"): 
     },
   };
 }
+
+/** Labels `namespace` so that the apiserver enforces the restricted Pod Security profile on its pods. */
+export async function enforceRestricted(kc: k8s.KubeConfig, namespace: string): Promise<void> {
+  await kc.makeApiClient(k8s.CoreV1Api).patchNamespace(
+    {
+      name: namespace,
+      body: { metadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted" } } },
+    },
+    k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+  );
+}

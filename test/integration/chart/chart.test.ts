@@ -15,7 +15,12 @@ import { startGrpcServer } from "../../../src/grpc/server.ts";
 import { createLogger } from "../../../src/logging.ts";
 import { installCrds } from "../../support/crds.ts";
 import { chart, documents, helm, helmFails, root } from "../../support/helm.ts";
-import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
+import {
+  createTestNamespace,
+  enforceRestricted,
+  type TestNamespace,
+  testKubeConfig,
+} from "../../support/kube.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const run = promisify(execFile);
@@ -52,13 +57,7 @@ describe("charts/chronoverse", () => {
     ns = await createTestNamespace(kc, "chart");
     other = await createTestNamespace(kc, "chart-other");
     // The apiserver enforces the restricted profile on every pod of the release.
-    await core.patchNamespace(
-      {
-        name: ns.name,
-        body: { metadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted" } } },
-      },
-      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
-    );
+    await enforceRestricted(kc, ns.name);
   });
   afterAll(async () => {
     await helm("uninstall", release, "-n", ns.name, "--wait").catch(() => undefined);

@@ -7,7 +7,12 @@ import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningOperator } from "../../../operator/main.ts";
 import { installCrds } from "../../support/crds.ts";
-import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
+import {
+  createTestNamespace,
+  enforceRestricted,
+  type TestNamespace,
+  testKubeConfig,
+} from "../../support/kube.ts";
 import { waitFor } from "../../support/wait.ts";
 import { containerSpec, heartbeatSpec, newId, startOperator, Workflows } from "./harness.ts";
 
@@ -21,13 +26,7 @@ describe("scheduled runs", () => {
   beforeAll(async () => {
     await installCrds(kc);
     ns = await createTestNamespace(kc, "runs");
-    await core.patchNamespace(
-      {
-        name: ns.name,
-        body: { metadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted" } } },
-      },
-      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
-    );
+    await enforceRestricted(kc, ns.name);
     operator = await startOperator(kc, ns.name);
   });
 

@@ -15,7 +15,12 @@ import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { installCrds } from "../../support/crds.ts";
 import { chart, helm, root } from "../../support/helm.ts";
-import { createTestNamespace, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
+import {
+  createTestNamespace,
+  enforceRestricted,
+  type TestNamespace,
+  testKubeConfig,
+} from "../../support/kube.ts";
 import { freePort } from "../../support/net.ts";
 import { createTestDatabase, type TestDatabase } from "../../support/postgres.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -76,13 +81,7 @@ describe.skipIf(!realNode)("the chart on the real node", () => {
   beforeAll(async () => {
     await installCrds(kc);
     ns = await createTestNamespace(kc, "real-chart");
-    await core.patchNamespace(
-      {
-        name: ns.name,
-        body: { metadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted" } } },
-      },
-      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
-    );
+    await enforceRestricted(kc, ns.name);
     database = await createTestDatabase("cv_chart");
     // The external database, as pods reach it: the node's bridge address, forwarded to the test's Postgres.
     const { stdout: gateway } = await run(resolve(root, "hack/real-node.sh"), ["gateway"]);
@@ -255,13 +254,7 @@ describe.skipIf(!realNode)("the chart's bundled Postgres on the real node", () =
   beforeAll(async () => {
     await installCrds(kc);
     ns = await createTestNamespace(kc, "real-pg");
-    await core.patchNamespace(
-      {
-        name: ns.name,
-        body: { metadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted" } } },
-      },
-      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
-    );
+    await enforceRestricted(kc, ns.name);
     // The cluster has no volume provisioner: a hostPath volume on the node, owned by Postgres's uid.
     const dir = resolve(process.env.CLUSTER_DIR ?? resolve(root, ".cluster"), "node/volumes", ns.name);
     mkdirSync(dir, { recursive: true });

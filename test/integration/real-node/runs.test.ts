@@ -9,7 +9,7 @@ import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Log, LogSortOrder, LogStream } from "../../../gen/jobs/jobs.ts";
 import { collectStream, unary } from "../../support/grpc.ts";
-import { type TestNamespace, testKubeConfig } from "../../support/kube.ts";
+import { enforceRestricted, type TestNamespace, testKubeConfig } from "../../support/kube.ts";
 import { type Stack, startStack } from "../../support/stack.ts";
 import { waitFor } from "../../support/wait.ts";
 import {
@@ -42,13 +42,7 @@ describe.skipIf(!realNode)("runs on the real node", () => {
     ns = stack.ns;
     clients = stack;
     // The namespace the runs use enforces the restricted profile: every run pod must pass it.
-    await core.patchNamespace(
-      {
-        name: ns.name,
-        body: { metadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted" } } },
-      },
-      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
-    );
+    await enforceRestricted(kc, ns.name);
     user = await stack.newUser("ALL");
   });
 
