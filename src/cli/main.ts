@@ -6,6 +6,9 @@ import { parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig, SERVICE_NAMES, type ServiceName } from "../config.ts";
 import { createLogger } from "../logging.ts";
 
+/** The longest `chronoverse token --ttl`. */
+const maxServiceTokenTtlMs = 24 * 3_600_000;
+
 export interface Command {
   summary: string;
   usage: string;
@@ -69,7 +72,7 @@ export const commands: Record<string, Command> = {
   },
   token: {
     summary: "print a service token for operators' own tooling (internal RPCs)",
-    usage: "chronoverse token [--service NAME] [--ttl DURATION]   (defaults: cli, 1h)",
+    usage: "chronoverse token [--service NAME] [--ttl DURATION]   (defaults: cli, 1h; at most 24h)",
     async run(args) {
       const { values } = parseArgs({
         args,
@@ -77,9 +80,10 @@ export const commands: Record<string, Command> = {
       });
       const { parseDuration } = await import("../env.ts");
       const ttlMs = parseDuration(values.ttl);
-      if (ttlMs === undefined || ttlMs < 1000) {
+      // A service token acts for the services: a long-lived one is a standing credential.
+      if (ttlMs === undefined || ttlMs < 1000 || ttlMs > maxServiceTokenTtlMs) {
         process.stderr.write(
-          `chronoverse: --ttl ${JSON.stringify(values.ttl)}: must be a duration such as 15m or 1h\n`,
+          `chronoverse: --ttl ${JSON.stringify(values.ttl)}: must be a duration from 1s to 24h, such as 15m or 1h\n`,
         );
         return 2;
       }

@@ -115,6 +115,17 @@ describe("chronoverse CLI", () => {
     expect(await testTokens().verify(stdout.trim())).toEqual({ kind: "service", service: "ops-script" });
   });
 
+  it.each(["25h", "0s", "forever"])("token refuses --ttl %s (1s to 24h)", async (ttl) => {
+    const failure = await run(process.execPath, [bin, "token", "--ttl", ttl], {
+      env: cliEnv(database.url),
+    }).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toMatch(/--ttl .*: must be a duration from 1s to 24h/);
+  });
+
   it("exits with status 2 and names the variable when the configuration is invalid", async () => {
     const failure = await run(process.execPath, [bin, "serve", "users"], {
       env: cliEnv(database.url, { CHRONOVERSE_USERS_PORT: "http" }),
