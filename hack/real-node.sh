@@ -55,8 +55,13 @@ why_not() {
   if [ -f "$owner_file" ]; then
     local other
     other=$(cat "$owner_file")
-    if [ "$other" != "$dir" ] && [ -f "$other/pids/kubelet.pid" ] && kill -0 "$(cat "$other/pids/kubelet.pid")" 2>/dev/null; then
-      echo "another checkout's real node runs on this machine ($other)"; return
+    if [ "$other" != "$dir" ]; then
+      local p
+      for p in containerd kubelet; do
+        if [ -f "$other/pids/$p.pid" ] && kill -0 "$(cat "$other/pids/$p.pid")" 2>/dev/null; then
+          echo "another checkout's real node runs on this machine ($other)"; return
+        fi
+      done
     fi
   fi
 }
