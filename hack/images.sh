@@ -136,14 +136,18 @@ build_node-base() {
   rm -rf "$rootfs"
 }
 
+# overlay, not vfs: vfs stores every layer as a whole copy of the file system
+# (gigabytes per build of the project's image).
 buildah_() {
-  buildah --root "$cache/buildah/root" --runroot "$cache/buildah/run" --storage-driver vfs "$@"
+  buildah --root "$cache/buildah-overlay/root" --runroot "$cache/buildah-overlay/run" --storage-driver overlay "$@"
 }
 
 # buildah_load NAME -> the image NAME in buildah's storage under its reference
 buildah_load() {
   build_one "$1"
-  mkdir -p "$cache/buildah"
+  mkdir -p "$cache/buildah-overlay"
+  # The vfs storage of earlier versions of this script.
+  rm -rf "$cache/buildah"
   buildah_ inspect --type image "${ref[$1]}" >/dev/null 2>&1 && return
   buildah_ pull -q "docker-archive:$(archive_path "$1")" >/dev/null
 }
@@ -160,8 +164,10 @@ buildah_build() {
   rm -f "$out.tmp"
   buildah_ push -q "${ref[$name]}" "docker-archive:$out.tmp:${ref[$name]}" >/dev/null
   mv "$out.tmp" "$out"
-  # Older builds of this image are of no further use.
+  # Older builds of this image are of no further use, in the cache or in
+  # buildah's storage (untagged images; the next build redoes its layers).
   find "$images" -maxdepth 1 -name "$name-*.tar" ! -path "$out" -delete
+  buildah_ rmi --prune >/dev/null 2>&1 || true
 }
 
 # The project's own image, from its Dockerfile, on the node-base image loaded
