@@ -33,6 +33,19 @@ const release = "cv";
 const fullname = `${release}-chronoverse`;
 const components = ["users", "workflows", "jobs", "notifications", "analytics", "operator"];
 
+/** Helm values for a release on the real node: the image built there, and its pods placed there. */
+function onRealNodeValues(): string[] {
+  const [repository, tag] = projectImage.split(/:(?=[^:]+$)/);
+  return [
+    "--set",
+    `image.repository=${repository},image.tag=${tag}`,
+    "--set-json",
+    `nodeSelector=${JSON.stringify(onRealNode.nodeSelector)}`,
+    "--set-json",
+    `tolerations=${JSON.stringify(onRealNode.tolerations)}`,
+  ];
+}
+
 /** The README's grpcurl block (the first `sh` block under "Using the API with grpcurl"). */
 function readmeGrpcurlBlock(): string {
   const readme = readFileSync(resolve(root, "README.md"), "utf8");
@@ -94,16 +107,10 @@ describe.skipIf(!realNode)("the chart on the real node", () => {
     );
     url.hostname = gateway.trim();
     url.port = String(port);
-    const [repository, tag] = projectImage.split(/:(?=[^:]+$)/);
     values = [
-      "--set",
-      `image.repository=${repository},image.tag=${tag}`,
+      ...onRealNodeValues(),
       "--set-string",
       `postgres.external.url=${url.toString()}`,
-      "--set-json",
-      `nodeSelector=${JSON.stringify(onRealNode.nodeSelector)}`,
-      "--set-json",
-      `tolerations=${JSON.stringify(onRealNode.tolerations)}`,
       "--set-json",
       `operator.runNodeSelector=${JSON.stringify(onRealNode.nodeSelector)}`,
       "--set-json",
@@ -282,7 +289,6 @@ describe.skipIf(!realNode)("the chart's bundled Postgres on the real node", () =
 
   it("runs the bundled Postgres StatefulSet on a bound claim; the services use it and helm test passes", async () => {
     const namespace = ns.name;
-    const [repository, tag] = projectImage.split(/:(?=[^:]+$)/);
     await helm(
       "install",
       release,
@@ -290,14 +296,9 @@ describe.skipIf(!realNode)("the chart's bundled Postgres on the real node", () =
       "-n",
       namespace,
       "--skip-crds",
-      "--set",
-      `image.repository=${repository},image.tag=${tag}`,
+      ...onRealNodeValues(),
       "--set",
       "postgres.bundled.image.tag=15-bookworm",
-      "--set-json",
-      `nodeSelector=${JSON.stringify(onRealNode.nodeSelector)}`,
-      "--set-json",
-      `tolerations=${JSON.stringify(onRealNode.tolerations)}`,
       "--wait",
       "--timeout",
       "5m",
